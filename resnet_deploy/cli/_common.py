@@ -1,0 +1,108 @@
+"""Shared CLI plumbing: one-line errors with exit codes, --quiet/--json, progress, output."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import click
+
+from resnet_deploy.errors import ResNetDeployError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def run_cli(group: click.Group) -> None:
+    """Run the click group; user-facing errors become ``error: ...`` + exit code, no traceback."""
+    try:
+        group.main(standalone_mode=False, prog_name="resnet-deploy")
+    except click.exceptions.Abort:
+        click.echo("error: interrupted; nothing was written", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except ResNetDeployError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("error: interrupted; nothing was written", err=True)
+        sys.exit(130)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    sys.exit(0)
+
+
+def output_options(fn: F) -> F:
+    """Adds --quiet and --json; the command receives ``out: Output``."""
+
+    @click.option("--quiet", "-q", is_flag=True, help="No progress or tables; only errors.")
+    @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable JSON summary on stdout.")
+    @functools.wraps(fn)
+    def wrapper(*args: Any, quiet: bool, as_json: bool, **kwargs: Any) -> Any:
+        return fn(*args, out=Output(quiet=quiet, as_json=as_json), **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+class Output:
+    """Where a command talks: rich on stderr for people, JSON on stdout for machines."""
+
+    def __init__(self, quiet: bool = False, as_json: bool = False) -> None:
+        self.quiet = quiet or as_json
+        self.as_json = as_json
+        from rich.console import Console
+
+        self.console = Console(stderr=True, quiet=self.quiet, highlight=False)
+
+    def info(self, message: str) -> None:
+        self.console.print(message)
+
+    def table(self, table: Any) -> None:
+        self.console.print(table)
+
+    def result(self, data: dict[str, Any], human: Callable[[], None] | None = None) -> None:
+        """Emit the final result: JSON on stdout with --json, else the human rendering."""
+        if self.as_json:
+            click.echo(json.dumps(data, indent=2, default=str))
+        elif human is not None and not self.quiet:
+            human()
+
+    @contextmanager
+    def progress(self, description: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
+        """A rich progress bar (hidden when quiet); yields ``advance(n)``."""
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(), console=self.console, disable=self.quiet, transient=False,
+        ) as prog:
+            task = prog.add_task(description, total=total)
+            yield lambda n=1: prog.advance(task, n)
+
+    @contextmanager
+    def status(self, message: str) -> Iterator[None]:
+        """A spinner line for a step without a natural count."""
+        if self.quiet:
+            yield
+            return
+        with self.console.status(message):
+            yield
+        self.console.print(f"[green]✓[/green] {message}")
+
+
+def parse_int_list(value: str, what: str, minimum: int = 1) -> list[int]:
+    """'1,8,32' -> [1, 8, 32] with a one-line error on nonsense."""
+    try:
+        items = [int(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise ResNetDeployError(f"{what} must be comma-separated integers like 1,8,32, got '{value}'") from None
+    if not items or any(i < minimum for i in items):
+        raise ResNetDeployError(f"{what} must be integers >= {minimum}, got '{value}'")
+    return items

@@ -1,0 +1,141 @@
+"""Image -> model input, exactly as the manifest describes it.
+
+One implementation shared by calibration (``resnet_deploy.data``) and serving
+(``resnet_deploy.runtime``), so INT8 ranges are computed on the same pixels a
+service feeds later. Depends only on numpy and Pillow (no torch), which is why it
+sits at the package top level rather than inside ``data``: the runtime may not
+import ``data``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from typing import Any
+
+import numpy as np
+
+from resnet_deploy.errors import InvalidInputError
+
+_RESAMPLE = {"bilinear": 2, "bicubic": 3, "nearest": 0, "lanczos": 1}
+
+
+def open_image(src: Any) -> Any:
+    """Open a path, bytes or PIL image as an RGB PIL image (grayscale/RGBA/CMYK/16-bit converted)."""
+    from PIL import Image, UnidentifiedImageError
+
+    if isinstance(src, Image.Image):
+        img = src
+    else:
+        if isinstance(src, (bytes, bytearray, memoryview)):
+            if len(src) == 0:
+                raise InvalidInputError("image bytes are empty (0 bytes); send an encoded JPEG/PNG")
+            fh: Any = io.BytesIO(bytes(src))
+            where = "image bytes"
+        elif isinstance(src, (str, os.PathLike)):
+            path = os.fspath(src)
+            if not os.path.isfile(path):
+                raise InvalidInputError(f"image file '{path}' does not exist")
+            if os.path.getsize(path) == 0:
+                raise InvalidInputError(f"image file '{path}' is empty (0 bytes)")
+            fh = path
+            where = f"image file '{path}'"
+        else:
+            raise InvalidInputError(
+                f"cannot read an image from {type(src).__name__}; pass a path, bytes, PIL image or NCHW array"
+            )
+        try:
+            img = Image.open(fh)
+            img.load()
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            raise InvalidInputError(f"{where} cannot be decoded as an image ({type(exc).__name__})") from None
+    return to_rgb(img)
+
+
+def to_rgb(img: Any) -> Any:
+    """Convert any PIL mode (L, LA, P, RGBA, CMYK, I;16, I, F) to 8-bit RGB."""
+    from PIL import Image
+
+    if img.mode == "RGB":
+        return img
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        lo, hi = float(arr.min()), float(arr.max())
+        arr = (arr - lo) / (hi - lo) * 255.0 if hi > lo else np.zeros_like(arr)
+        img = Image.fromarray(arr.astype(np.uint8), mode="L")
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        bg = Image.new("RGB", rgba.size, (255, 255, 255))
+        bg.paste(rgba, mask=rgba.getchannel("A"))
+        return bg
+    return img.convert("RGB")
+
+
+def resize_center_crop(img: Any, resize: int, crop: int, interpolation: str = "bilinear") -> Any:
+    """Resize the shorter side to ``resize`` then centre-crop ``crop`` x ``crop`` (torchvision style)."""
+    w, h = img.size
+    resample = _RESAMPLE.get(interpolation, 2)
+    if w <= h:
+        nw, nh = resize, max(1, int(round(resize * h / w)))
+    else:
+        nw, nh = max(1, int(round(resize * w / h))), resize
+    if (nw, nh) != (w, h):
+        img = img.resize((nw, nh), resample=resample)
+    left = int(round((nw - crop) / 2.0))
+    top = int(round((nh - crop) / 2.0))
+    return img.crop((left, top, left + crop, top + crop))
+
+
+def normalize(hwc_uint8: np.ndarray, pre: Any) -> np.ndarray:
+    """uint8 HWC RGB -> float32 CHW normalised with the manifest's scale/mean/std."""
+    arr = hwc_uint8.astype(np.float32) * np.float32(pre.scale)
+    if getattr(pre, "channel_order", "RGB") == "BGR":
+        arr = arr[..., ::-1]
+    mean = np.asarray(pre.mean, dtype=np.float32)
+    std = np.asarray(pre.std, dtype=np.float32)
+    arr = (arr - mean) / std
+    return np.ascontiguousarray(arr.transpose(2, 0, 1), dtype=np.float32)
+
+
+def preprocess_image(src: Any, pre: Any) -> np.ndarray:
+    """One image (path/bytes/PIL) -> float32 CHW array, per ``pre`` (a manifest Preprocessing)."""
+    img = open_image(src)
+    img = resize_center_crop(img, pre.resize, pre.crop, pre.interpolation)
+    return normalize(np.asarray(img, dtype=np.uint8), pre)
+
+
+def preprocess_array_hwc(arr: np.ndarray, pre: Any) -> np.ndarray:
+    """A raw uint8 HWC (or HW) image array -> float32 CHW, through the same PIL path."""
+    from PIL import Image
+
+    if arr.ndim == 2:
+        arr = np.stack([arr] * 3, axis=-1)
+    if arr.ndim != 3 or arr.shape[-1] not in (1, 3, 4):
+        raise InvalidInputError(f"expected an HWC image array with 1, 3 or 4 channels, got shape {arr.shape}")
+    if arr.shape[-1] == 1:
+        arr = np.repeat(arr, 3, axis=-1)
+    img = to_rgb(Image.fromarray(np.ascontiguousarray(arr.astype(np.uint8))))
+    img = resize_center_crop(img, pre.resize, pre.crop, pre.interpolation)
+    return normalize(np.asarray(img, dtype=np.uint8), pre)
+
+
+def ten_crop(img: Any, resize: int, crop: int, interpolation: str = "bilinear") -> list[Any]:
+    """The 10-crop evaluation: 4 corners + centre, and their horizontal flips."""
+    from PIL import Image
+
+    w, h = img.size
+    resample = _RESAMPLE.get(interpolation, 2)
+    if w <= h:
+        nw, nh = resize, max(1, int(round(resize * h / w)))
+    else:
+        nw, nh = max(1, int(round(resize * w / h))), resize
+    img = img.resize((nw, nh), resample=resample)
+    boxes = [
+        (0, 0),
+        (nw - crop, 0),
+        (0, nh - crop),
+        (nw - crop, nh - crop),
+        (int(round((nw - crop) / 2)), int(round((nh - crop) / 2))),
+    ]
+    crops = [img.crop((x, y, x + crop, y + crop)) for x, y in boxes]
+    return crops + [c.transpose(Image.FLIP_LEFT_RIGHT) for c in crops]

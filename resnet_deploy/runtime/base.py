@@ -1,0 +1,99 @@
+"""The Runner protocol (after Polygraphy's BaseRunner): activate / infer / deactivate.
+
+A runner executes one model file of an artifact on one backend. Heavy imports
+(onnxruntime, openvino, torch, tensorrt) happen in ``activate()``, never at module
+top, so listing or probing backends is cheap and a production service only pays
+for the backend it uses.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from resnet_deploy.artifact import FileEntry, Manifest
+
+
+class Runner(ABC):
+    """Runs one artifact file on one backend. Use as a context manager."""
+
+    backend: ClassVar[str] = ""
+    formats: ClassVar[tuple[str, ...]] = ()  # FileEntry.format values this backend can run
+    device: ClassVar[str] = "cpu"
+
+    def __init__(
+        self,
+        artifact_dir: str | os.PathLike[str],
+        manifest: Manifest,
+        entry: FileEntry,
+        *,
+        threads: int | None = None,
+        **options: Any,
+    ) -> None:
+        self.artifact_dir = Path(artifact_dir)
+        self.manifest = manifest
+        self.entry = entry
+        self.threads = threads
+        self.options = options
+        self.is_active = False
+
+    @property
+    def name(self) -> str:
+        """Row name in reports, e.g. ``onnxruntime:int8-cpu``."""
+        return f"{self.backend}:{self.entry.key}"
+
+    @property
+    def model_path(self) -> Path:
+        return self.artifact_dir / self.entry.path
+
+    @classmethod
+    def probe(cls) -> str | None:
+        """Why this backend cannot run here (not installed, no device), or None if it can."""
+        return None
+
+    @classmethod
+    def accepts(cls, entry: FileEntry) -> bool:
+        """Whether this backend can run ``entry`` (by format; subclasses may narrow)."""
+        return entry.format in cls.formats
+
+    def activate(self) -> None:
+        if not self.is_active:
+            self._activate()
+            self.is_active = True
+
+    def deactivate(self) -> None:
+        if self.is_active:
+            self._deactivate()
+            self.is_active = False
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        """float32 NCHW batch -> float32 logits [N, num_classes]."""
+        if not self.is_active:
+            self.activate()
+        return self._infer(batch)
+
+    def synchronize(self) -> None:
+        """Wait for queued device work (GPU runners override); timing calls this."""
+
+    @abstractmethod
+    def _activate(self) -> None: ...
+
+    @abstractmethod
+    def _infer(self, batch: np.ndarray) -> np.ndarray: ...
+
+    def _deactivate(self) -> None:
+        """Release sessions/contexts; default does nothing."""
+
+    def __enter__(self) -> Runner:
+        self.activate()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.deactivate()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name} {self.entry.path}>"
