@@ -39,7 +39,7 @@ class ResNet(nn.Module):
             self.bn1 = norm_or_identity(self.inplanes, norm)
             self.relu = nn.ReLU(inplace=True)
             self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-        for i, (width, n) in enumerate(zip(variant.widths, variant.layers)):
+        for i, (width, n) in enumerate(zip(variant.widths, variant.layers, strict=True)):
             stride = 1 if i == 0 else 2
             setattr(self, f"layer{i + 1}", self._make_layer(width, n, stride))
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
