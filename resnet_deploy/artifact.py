@@ -95,6 +95,11 @@ class Preprocessing:
     interpolation: str = "bilinear"
     scale: float = 1.0 / 255.0  # uint8 -> [0, 1] before mean/std
 
+    @classmethod
+    def for_input_size(cls, size: int) -> Preprocessing:
+        """ImageNet convention scaled to ``size``: resize to size*256/224, centre-crop size."""
+        return cls(resize=int(size * 256 / 224), crop=int(size))
+
 
 @dataclass
 class ModelInfo:
