@@ -67,6 +67,8 @@ class ResNet(nn.Module):
         return nn.Sequential(*layers)
 
     def _init_weights(self, zero_init_residual: bool) -> None:
+        if self.conv1.weight.is_meta:  # shape-only model (MAC counting): nothing to draw, and
+            return  # torch's meta normal_ imports torch._dynamo (seconds) on first use
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
