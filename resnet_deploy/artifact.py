@@ -245,6 +245,14 @@ def make_entry(
     )
 
 
+def _make_readable(path: str | os.PathLike[str], directory: bool = False) -> None:
+    """Give a mkstemp/mkdtemp result (0600/0700) the usual umask mode, so a server running as
+    another user (e.g. Triton in a container) can read the artifact."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    os.chmod(path, (0o777 if directory else 0o666) & ~mask)
+
+
 def save_manifest(manifest: Manifest, artifact_dir: str | os.PathLike[str]) -> Path:
     """Write ``manifest.json`` atomically (temp file, fsync, rename)."""
     d = Path(artifact_dir)
@@ -256,6 +264,7 @@ def save_manifest(manifest: Manifest, artifact_dir: str | os.PathLike[str]) -> P
             fh.write("\n")
             fh.flush()
             os.fsync(fh.fileno())
+        _make_readable(tmp)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -350,6 +359,7 @@ def install_file(
     """
     dest = Path(artifact_dir) / rel_path
     dest.parent.mkdir(parents=True, exist_ok=True)
+    _make_readable(src)
     os.replace(src, dest)
     return make_entry(artifact_dir, rel_path, format, precision, target, **extra)
 
@@ -383,6 +393,20 @@ def check_output_dir(out_dir: str | os.PathLike[str], force: bool) -> Path:
     return out
 
 
+def publish_dir(src: str | os.PathLike[str], out_dir: str | os.PathLike[str], force: bool = False) -> Path:
+    """Move a finished directory to ``out_dir`` by rename; replaces an old one only with ``force``."""
+    out = check_output_dir(out_dir, force)
+    parent = out.resolve().parent
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=parent))
+        os.replace(out, old / "x")
+        os.replace(src, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(src, out)
+    return out
+
+
 @contextlib.contextmanager
 def staging_dir(out_dir: str | os.PathLike[str], force: bool = False) -> Iterator[Path]:
     """Build a new artifact in a hidden sibling temp dir; rename to ``out_dir`` on success.
@@ -391,17 +415,11 @@ def staging_dir(out_dir: str | os.PathLike[str], force: bool = False) -> Iterato
     as it was, so a failed run leaves nothing half-written.
     """
     out = check_output_dir(out_dir, force)
-    parent = out.resolve().parent
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.resolve().parent))
     try:
+        _make_readable(tmp, directory=True)
         yield tmp
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=parent))
-            os.replace(out, old / "x")
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
+        publish_dir(tmp, out, force)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

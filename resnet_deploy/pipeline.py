@@ -1,0 +1,92 @@
+"""The build side as one unit: export -> INT8/FP16 -> TensorRT engines, published atomically.
+
+``resnet-deploy export --int8 --tensorrt`` must not leave an FP32-only artifact
+behind when calibration or an engine build fails, so every stage works on a
+hidden directory beside the target and the finished artifact is renamed into
+place at the end (``artifact.publish_dir``). Each stage is still usable alone
+(``export_artifact``, ``quantize_artifact``, ``build_engine``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from resnet_deploy.artifact import check_output_dir, load_manifest, publish_dir
+
+
+@dataclass
+class PipelineConfig:
+    """What to build: ``export`` always; ``quantize`` and ``engines`` when asked for."""
+
+    export: Any  # resnet_deploy.export.config.ExportConfig
+    quantize: Any = None  # resnet_deploy.quantize.config.QuantizeConfig | None
+    engines: list[Any] = field(default_factory=list)  # resnet_deploy.engines.build.EngineConfig
+
+
+@dataclass
+class PipelineResult:
+    """What was built, per stage, and where it ended up."""
+
+    out_dir: Path
+    export: Any
+    quantize: Any = None
+    engines: list[Any] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        m = load_manifest(self.out_dir, verify=False)
+        d: dict[str, Any] = self.export.to_dict() if hasattr(self.export, "to_dict") else {}
+        d["out_dir"] = str(self.out_dir)
+        d["files"] = [dataclasses.asdict(f) for f in m.files]
+        if self.quantize is not None and hasattr(self.quantize, "to_dict"):
+            d["quantize"] = self.quantize.to_dict()
+        d["engines"] = list(m.engines)
+        d["seconds"] = round(self.seconds, 2)
+        return d
+
+
+def default_out(arch: str) -> Path:
+    """``artifacts/<arch>`` under the current directory (the export command's default)."""
+    from resnet_deploy.models.registry import canonical_name
+
+    return Path("artifacts") / canonical_name(arch)
+
+
+def run_pipeline(config: PipelineConfig) -> PipelineResult:
+    """Export, then quantize and build engines in the same hidden directory, then publish."""
+    from resnet_deploy.export.pipeline import export_artifact
+
+    t0 = time.perf_counter()
+    exp_cfg = config.export
+    out = Path(exp_cfg.out) if exp_cfg.out else default_out(exp_cfg.arch)
+    if config.quantize is None and not config.engines:
+        res = export_artifact(dataclasses.replace(exp_cfg, out=out))
+        return PipelineResult(out_dir=out, export=res, seconds=time.perf_counter() - t0)
+
+    check_output_dir(out, exp_cfg.force)  # fail before any work
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.pipeline-", dir=out.resolve().parent))
+    try:
+        inner = work / out.name
+        res = export_artifact(dataclasses.replace(exp_cfg, out=inner, force=False))
+        qres = None
+        if config.quantize is not None:
+            from resnet_deploy.quantize.pipeline import quantize_artifact
+
+            qres = quantize_artifact(inner, config.quantize)
+        eres = []
+        for ecfg in config.engines:
+            from resnet_deploy.engines.build import build_engine
+
+            eres.append(build_engine(inner, ecfg))
+        publish_dir(inner, out, exp_cfg.force)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    res.out_dir = out
+    return PipelineResult(out_dir=out, export=res, quantize=qres, engines=eres,
+                          seconds=time.perf_counter() - t0)
