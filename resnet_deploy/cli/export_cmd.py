@@ -1,0 +1,133 @@
+"""``resnet-deploy export``: parse options, call ``export_artifact``, print a summary.
+
+Later stages (``--int8``/``--fp16``/``--tensorrt``) are meant to be added to
+``export`` as options that run after ``export_artifact`` on ``result.out_dir``
+and pass their own summary lines to ``render_export_summary(extra=...)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from resnet_deploy.cli._common import Output, output_options
+from resnet_deploy.errors import ResNetDeployError
+
+DEFAULT_FORMATS = "onnx,torchscript,exported-program"
+
+
+def _int_option(value: str | None, flag: str) -> int | None:
+    """Parse here (not click's int type) so a bad value is one 'error:' line with exit 2."""
+    if value is None:
+        return None
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise ResNetDeployError(f"{flag} must be an integer, got '{value}'") from None
+
+
+def _fmt_size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.1f} kB"
+
+
+def render_export_summary(out: Output, result: Any, extra: dict[str, Any] | None = None) -> None:
+    """The command's final output: JSON on stdout with --json, else a table (nothing with --quiet).
+
+    ``extra`` holds sections added by later pipeline steps (merged into the JSON).
+    """
+    data = result.to_dict()
+    if extra:
+        data.update(extra)
+
+    def human() -> None:
+        from rich.table import Table
+
+        m = result.manifest
+        table = Table(title=f"Exported {m.model.arch} to {result.out_dir}")
+        for col, justify in [("file", "left"), ("size", "right"), ("export s", "right"),
+                             ("max |diff|", "right"), ("/ range", "right"), ("top-1", "right")]:
+            table.add_column(col, justify=justify)  # type: ignore[arg-type]
+        for f in result.files:
+            p = result.parity.get(f"{f.format}:{f.precision}")
+            secs = result.timings.get(f"export:{f.format}")
+            table.add_row(
+                f.path, _fmt_size(f.size), f"{secs:.1f}" if secs is not None else "",
+                f"{p['max_abs']:.2e}" if p else "", f"{p['rel_to_range']:.1e}" if p else "",
+                f"{100 * p['top1_agreement']:.0f}%" if p else "",
+            )
+        out.table(table)
+        s = m.input.size
+        out.info(
+            f"{m.model.arch} ({m.model.variant}), {m.model.num_classes} classes, "
+            f"{m.model.params / 1e6:.2f}M params, {m.model.gmacs:.2f} GMACs at {s}x{s}; "
+            f"parity passed for {len(result.parity)} format(s) in {result.seconds:.1f} s"
+        )
+        out.info(f"Next: resnet-deploy quantize {result.out_dir}   or   resnet-deploy bench {result.out_dir}")
+
+    out.result(data, human)
+
+
+@click.command("export")
+@click.option("--arch", "-a", required=True, help="Architecture name, e.g. resnet50 (see 'resnet-deploy models').")
+@click.option("--weights", "-w", default=None, metavar="FILE",
+              help="A .pth/.pt/.safetensors state_dict (default: random initialisation).")
+@click.option("--num-classes", default=None, metavar="N",
+              help="Classifier size (default: from --weights, else --labels, else 1000; CIFAR nets 10).")
+@click.option("--input-size", default=None, metavar="S",
+              help="Square input side in pixels, >= 32 (default: the architecture's, 224 or 32).")
+@click.option("--variant", default="v1.5", show_default=True, metavar="v1.5|v1",
+              help="Bottleneck stride placement: v1.5 (torchvision, on the 3x3) or v1 (paper, on the 1x1).")
+@click.option("--new-head", is_flag=True,
+              help="Keep the checkpoint's backbone but a fresh classifier of --num-classes outputs.")
+@click.option("--formats", default=DEFAULT_FORMATS, show_default=True, metavar="LIST",
+              help="Comma-separated: onnx, torchscript, exported-program (pt2). Default is all three; "
+                   "the benchmark's PyTorch rows need the exported-program.")
+@click.option("--opset", default=None, metavar="N",
+              help="ONNX opset, 18 or newer (default: the dynamo exporter's default, recorded in the manifest).")
+@click.option("--labels", default=None, metavar="FILE", help="Class names, one per line (stored as labels.txt).")
+@click.option("--calib-data", default=None, metavar="SPEC",
+              help="Calibration images (sample, ImageFolder or image dir, .npy/.npz); export uses them "
+                   "as extra parity inputs when --eval-data is not given.")
+@click.option("--eval-data", default=None, metavar="SPEC",
+              help="Held-out images (same kinds of SPEC) added to the parity check.")
+@click.option("--out", "-o", "out_dir", default=None, metavar="DIR",
+              help="Artifact directory to create (default: artifacts/<arch> under the current directory).")
+@click.option("--force", "-f", is_flag=True, help="Replace DIR if it already exists.")
+@output_options
+def export(
+    out: Output, arch: str, weights: str | None, num_classes: str | None, input_size: str | None,
+    variant: str, new_head: bool, formats: str, opset: str | None, labels: str | None,
+    calib_data: str | None, eval_data: str | None, out_dir: str | None, force: bool,
+) -> None:
+    """Export a ResNet to ONNX, TorchScript and torch.export, verified against PyTorch.
+
+    BatchNorm is folded, every file is checked by running it (ONNX through
+    onnxruntime) against the PyTorch model (max |diff| <= 1e-3 x logit range,
+    100% top-1 agreement, else exit 1), and everything lands in one artifact
+    directory with a manifest.json. A failed run leaves nothing behind.
+
+    \b
+    Example:
+      resnet-deploy export --arch resnet50 --weights resnet50.pth --out artifacts/r50
+      resnet-deploy export --arch resnet18 --num-classes 10 --input-size 64 --formats onnx
+    """
+    from resnet_deploy.export import ExportConfig, export_artifact
+
+    config = ExportConfig(
+        arch=arch,
+        weights=weights,
+        num_classes=_int_option(num_classes, "--num-classes"),
+        input_size=_int_option(input_size, "--input-size"),
+        variant=variant,
+        formats=formats,
+        opset=_int_option(opset, "--opset"),
+        out=out_dir,
+        force=force,
+        new_head=new_head,
+        labels=labels,
+        parity_data=eval_data or calib_data,
+        progress=out,
+    )
+    result = export_artifact(config)
+    render_export_summary(out, result)
