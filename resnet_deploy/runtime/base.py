@@ -8,6 +8,7 @@ for the backend it uses.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -18,12 +19,41 @@ import numpy as np
 from resnet_deploy.artifact import FileEntry, Manifest
 
 
+def not_installed(module: str, pip_name: str | None = None) -> str | None:
+    """A reason string if ``module`` is not installed, found WITHOUT importing it.
+
+    Probing must stay cheap: listing backends may not import torch or tensorrt.
+    A module set to None in ``sys.modules`` (how tests forbid it) counts as missing.
+    """
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None:
+        return f"{module} is not installed (pip install {pip_name or module})"
+    return None
+
+
+def first_line(exc: BaseException, limit: int = 160) -> str:
+    """The most telling line of a backend's (often multi-line) exception message."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    pick = next((ln for ln in lines if "Check" in ln or "rror" in ln or "fail" in ln), None)
+    text = pick or (lines[0] if lines else "")
+    return f"{type(exc).__name__}: {text}"[:limit]
+
+
 class Runner(ABC):
     """Runs one artifact file on one backend. Use as a context manager."""
 
     backend: ClassVar[str] = ""
     formats: ClassVar[tuple[str, ...]] = ()  # FileEntry.format values this backend can run
     device: ClassVar[str] = "cpu"
+    # True when one activated runner may be called from many threads at once
+    # (ONNX Runtime sessions); otherwise the Predictor serialises calls with a lock.
+    thread_safe: ClassVar[bool] = False
+    # File keys in the order this backend prefers them when a spec names no key:
+    # CPU runtimes are fastest on U8S8 INT8; GPU runtimes on S8S8 INT8 / FP16.
+    preferred_keys: ClassVar[tuple[str, ...]] = ("int8-cpu", "fp32", "int8-tensorrt", "fp16")
 
     def __init__(
         self,
@@ -59,6 +89,16 @@ class Runner(ABC):
     def accepts(cls, entry: FileEntry) -> bool:
         """Whether this backend can run ``entry`` (by format; subclasses may narrow)."""
         return entry.format in cls.formats
+
+    @classmethod
+    def entry_reason(cls, manifest: Manifest, entry: FileEntry) -> str | None:
+        """Why this particular file cannot run here (e.g. an engine built for another GPU)."""
+        return None
+
+    @property
+    def max_batch(self) -> int | None:
+        """Largest batch one ``infer`` call takes (an engine's profile max); None = any."""
+        return None
 
     def activate(self) -> None:
         if not self.is_active:

@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 
 from resnet_deploy._optional import require, try_import, why_missing
-from resnet_deploy.runtime.base import Runner
+from resnet_deploy.errors import BackendUnavailableError
+from resnet_deploy.runtime.base import Runner, first_line
 
 
 class OrtCpuRunner(Runner):
@@ -19,6 +20,7 @@ class OrtCpuRunner(Runner):
 
     backend = "onnxruntime"
     formats = ("onnx",)
+    thread_safe = True  # InferenceSession.run is documented as thread-safe
     providers: tuple[str, ...] = ("CPUExecutionProvider",)
 
     @classmethod
@@ -39,9 +41,14 @@ class OrtCpuRunner(Runner):
 
     def _activate(self) -> None:
         ort = require("onnxruntime", purpose="the onnxruntime backend")
-        self.session = ort.InferenceSession(
-            str(self.model_path), sess_options=self.session_options(), providers=list(self.providers)
-        )
+        try:
+            self.session = ort.InferenceSession(
+                str(self.model_path), sess_options=self.session_options(), providers=list(self.providers)
+            )
+        except Exception as exc:  # noqa: BLE001 - ORT raises its own Fail/InvalidGraph types
+            raise BackendUnavailableError(
+                f"onnxruntime cannot load {self.entry.path} ({first_line(exc)}); re-export the artifact"
+            ) from None
         self.input_name = self.session.get_inputs()[0].name
         self.output_name = self.session.get_outputs()[0].name
 

@@ -1,0 +1,73 @@
+"""``resnet-deploy predict``: classify image files with an artifact (no torch needed)."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from resnet_deploy.cli._common import Output, output_options
+from resnet_deploy.errors import ResNetDeployError
+
+
+def _positive_int(value: str | None, what: str) -> int | None:
+    """Parsed here (not by click) so a bad value is one 'error:' line with exit 2."""
+    if value is None:
+        return None
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise ResNetDeployError(f"{what} must be a positive integer like 5, got '{value}'") from None
+    if number < 1:
+        raise ResNetDeployError(f"{what} must be a positive integer like 5, got '{value}'")
+    return number
+
+
+@click.command("predict")
+@click.argument("artifact", type=click.Path(path_type=str))
+@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option("--top-k", "top_k", default="5", show_default=True, help="How many classes to show per image.")
+@click.option(
+    "--backend", default="auto", show_default=True,
+    help="auto, a backend (onnxruntime, openvino, torch, tensorrt, ...) or backend:key (onnxruntime:fp32).",
+)
+@click.option("--threads", default=None, help="CPU threads for the backend (default: the backend's own).")
+@output_options
+def predict(
+    artifact: str, images: tuple[str, ...], top_k: str, backend: str, threads: str | None, out: Output
+) -> None:
+    """Classify images with an artifact and print the top-k classes per image.
+
+    IMAGES are image files (JPEG, PNG, ...) or folders (searched recursively).
+    Preprocessing (resize, crop, mean/std) comes from the artifact's manifest.
+    With --backend auto the benchmark's selection is used when it runs here,
+    else the fastest available runtime (TensorRT, ONNX Runtime INT8, ...).
+
+    \b
+    Example:
+      resnet-deploy predict artifacts/resnet50 cat.jpg dog.png
+      resnet-deploy predict artifacts/resnet50 photos/ --top-k 3 --backend onnxruntime:fp32
+      resnet-deploy predict artifacts/resnet50 cat.jpg --json
+    """
+    from resnet_deploy.runtime.predictor import predict_files
+
+    k = _positive_int(top_k, "--top-k")
+    n_threads = _positive_int(threads, "--threads")
+    result = predict_files(artifact, list(images), top_k=k or 5, backend=backend, threads=n_threads)
+
+    def human() -> None:
+        from rich.table import Table
+
+        out.info(f"backend: [bold]{result.backend}[/bold]")
+        for p in result.predictions:
+            table = Table(title=os.path.basename(p.source or "") or None, title_justify="left")
+            table.add_column("#", justify="right")
+            table.add_column("class")
+            table.add_column("index", justify="right")
+            table.add_column("probability", justify="right")
+            for rank, (idx, prob) in enumerate(zip(p.indices, p.probabilities, strict=True), start=1):
+                label = p.labels[rank - 1] if p.labels else str(idx)
+                table.add_row(str(rank), label, str(idx), f"{prob:.4f}")
+            out.table(table)
+
+    out.result(result.to_list(), human)  # type: ignore[arg-type]

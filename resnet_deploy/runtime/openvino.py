@@ -1,0 +1,79 @@
+"""OpenVINO on the CPU, reading the artifact's ONNX files directly (no IR conversion step).
+
+API (openvino 2026): ``Core().read_model(onnx)``, ``Model.reshape`` with a
+``PartialShape`` for a dynamic batch, ``Core.compile_model(model, "CPU", config)``
+and ``CompiledModel.create_infer_request()``. On CPUs with bf16 support the CPU
+plugin's default ``INFERENCE_PRECISION_HINT`` is bf16 (about 1.6x slower without
+AMX, and less accurate), so f32 is always requested explicitly; INT8 Q/DQ models
+still run their quantized layers in int8.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+
+from resnet_deploy._optional import require
+from resnet_deploy.errors import BackendUnavailableError
+from resnet_deploy.runtime.base import Runner, first_line, not_installed
+
+
+class OpenVINORunner(Runner):
+    """OpenVINO CPU plugin; one infer request per calling thread, so calls can overlap."""
+
+    backend = "openvino"
+    formats = ("onnx",)
+    thread_safe = True
+    preferred_keys = ("int8-cpu", "int8-tensorrt", "fp32", "fp16")
+
+    @classmethod
+    def probe(cls) -> str | None:
+        return not_installed("openvino")
+
+    def config(self) -> dict[str, Any]:
+        """compile_model properties: f32 math, latency mode, and the thread count if given."""
+        cfg: dict[str, Any] = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}
+        if self.threads:
+            cfg["INFERENCE_NUM_THREADS"] = int(self.threads)
+        return cfg
+
+    def _activate(self) -> None:
+        ov = require("openvino", purpose="the openvino backend")
+        core = ov.Core()
+        try:
+            model = core.read_model(str(self.model_path))
+            self._make_batch_dynamic(ov, model)
+            self.compiled = core.compile_model(model, "CPU", self.config())
+        except Exception as exc:  # noqa: BLE001 - OpenVINO raises plain RuntimeErrors
+            raise BackendUnavailableError(
+                f"OpenVINO cannot compile {self.entry.path} ({first_line(exc)}); "
+                "use another backend, e.g. onnxruntime"
+            ) from None
+        self._local = threading.local()
+
+    @staticmethod
+    def _make_batch_dynamic(ov: Any, model: Any) -> None:
+        """Give the first input a dynamic batch axis if the file fixed it."""
+        port = model.inputs[0]
+        shape = port.get_partial_shape()
+        if shape.rank.is_static and len(shape) == 4 and shape[0].is_static:
+            dims = [ov.Dimension(-1)] + [shape[i] for i in range(1, 4)]
+            model.reshape({port.get_any_name(): ov.PartialShape(dims)})
+
+    def _request(self) -> Any:
+        req = getattr(self._local, "request", None)
+        if req is None:
+            req = self._local.request = self.compiled.create_infer_request()
+        return req
+
+    def _infer(self, batch: np.ndarray) -> np.ndarray:
+        req = self._request()
+        req.infer({0: np.ascontiguousarray(batch, dtype=np.float32)})
+        # the output tensor's memory belongs to the request and is reused by the next call
+        return np.array(req.get_output_tensor(0).data, dtype=np.float32, copy=True)
+
+    def _deactivate(self) -> None:
+        self._local = threading.local()
+        self.compiled = None
