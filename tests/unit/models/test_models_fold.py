@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import randomise_bn
+from models_helpers import randomise_bn
 from torch import nn
 
 from resnet_deploy.models import create_model

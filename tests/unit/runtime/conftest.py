@@ -9,7 +9,6 @@ them.
 
 from __future__ import annotations
 
-import io
 import logging
 import warnings
 from pathlib import Path
@@ -27,9 +26,7 @@ from resnet_deploy.artifact import (
 )
 
 SIZE = 32
-NUM_CLASSES = 10
-LABELS = [f"class_{i}" for i in range(NUM_CLASSES)]
-
+from runtime_helpers import LABELS, NUM_CLASSES, encode_image  # noqa: E402,F401
 
 _PROTOS = np.random.default_rng(42).standard_normal((NUM_CLASSES, 3, 3))
 
@@ -161,17 +158,6 @@ def artifact_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def test_batch() -> np.ndarray:
     return _random_batch(16, seed=123)
-
-
-def encode_image(seed: int = 0, size: tuple[int, int] = (48, 40), fmt: str = "PNG") -> bytes:
-    """A random RGB image encoded as PNG/JPEG bytes."""
-    from PIL import Image
-
-    rng = np.random.default_rng(seed)
-    img = Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8))
-    buf = io.BytesIO()
-    img.save(buf, format=fmt)
-    return buf.getvalue()
 
 
 @pytest.fixture(scope="session")

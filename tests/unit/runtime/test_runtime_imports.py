@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import encode_image
+from runtime_helpers import encode_image
 
 SCRIPT = r"""
 import json, sys

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import LABELS, encode_image
+from runtime_helpers import LABELS, encode_image
 
 from resnet_deploy.artifact import update_manifest
 from resnet_deploy.errors import (
