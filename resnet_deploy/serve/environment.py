@@ -1,0 +1,121 @@
+"""The process environment a Triton server needs, and the ports it will bind.
+
+PyTriton starts ``tritonserver`` as a child process, and that server starts one
+Python-backend stub per model instance. The stub links against ``libpython``;
+on machines where the interpreter is not the system one (pyenv, conda) the
+dynamic loader can pick the *system* libpython while the stub then imports the
+interpreter's standard library, which fails in odd ways (e.g. ``'_thread.RLock'
+object has no attribute '_recursion_count'``). Putting the interpreter's own
+library directory first on ``LD_LIBRARY_PATH`` *before* the server starts fixes
+it for every child. That is done here, in the project, so users never have to
+touch their shell.
+
+Ports: Triton binds three (HTTP, gRPC, metrics). Checking them up front turns
+"address already in use" deep in the server log into a one-line error, and port
+0 means "pick a free one", which tests use to run on loopback side by side.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import sys
+import sysconfig
+from pathlib import Path
+
+from resnet_deploy.errors import ResNetDeployError
+
+_LOOPBACK = "127.0.0.1"
+
+
+def python_libdir() -> Path | None:
+    """The running interpreter's libpython directory, if it ships a shared libpython."""
+    libdir = sysconfig.get_config_var("LIBDIR")
+    if not libdir or not os.path.isdir(libdir):
+        return None
+    ver = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if any(Path(libdir).glob(f"libpython{ver}*.so*")):
+        return Path(libdir)
+    return None
+
+
+def prepare_triton_environment(environ: dict[str, str] | None = None) -> list[str]:
+    """Prepend the interpreter's lib dir to ``LD_LIBRARY_PATH`` (idempotent).
+
+    Must run before PyTriton spawns ``tritonserver``: children inherit
+    ``os.environ`` at spawn time. Returns the resulting search path entries.
+    """
+    env = os.environ if environ is None else environ
+    current = [p for p in env.get("LD_LIBRARY_PATH", "").split(os.pathsep) if p]
+    libdir = python_libdir()
+    if libdir is not None:
+        wanted = str(libdir)
+        current = [wanted] + [p for p in current if p != wanted]
+        env["LD_LIBRARY_PATH"] = os.pathsep.join(current)
+    return current
+
+
+def client_host(host: str) -> str:
+    """Where a local client should connect for a server bound to ``host``."""
+    return _LOOPBACK if host in ("", "0.0.0.0") else ("::1" if host == "::" else host)
+
+
+def find_free_port(host: str = _LOOPBACK) -> int:
+    """A TCP port the OS reports free on ``host`` right now (the kernel picks it)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """True if nothing listens on (host, port); TIME_WAIT leftovers do not count.
+
+    A host this machine cannot bind at all is a user error, not a busy port.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except socket.gaierror:
+            raise ResNetDeployError(f"--host '{host}' is not a valid address; use 127.0.0.1 or 0.0.0.0") from None
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return False
+            if exc.errno == errno.EACCES:
+                raise ResNetDeployError(
+                    f"no permission to bind port {port} on {host}; use a port above 1023"
+                ) from None
+            raise ResNetDeployError(
+                f"cannot bind {host}:{port} ({exc.strerror}); use 127.0.0.1, 0.0.0.0 or an address of this machine"
+            ) from None
+    return True
+
+
+def resolve_ports(host: str, ports: dict[str, int]) -> dict[str, int]:
+    """Check every named port is free on ``host``; replace 0 by a free port.
+
+    ``ports`` maps a role ("http", "grpc", "metrics") to a port number. Raises a
+    one-line error naming the role and the option to change.
+    """
+    out: dict[str, int] = {}
+    for role, port in ports.items():
+        if port == 0:
+            for _ in range(20):  # avoid handing two roles the same fresh port
+                candidate = find_free_port(host)
+                if candidate not in out.values():
+                    break
+            out[role] = candidate
+            continue
+        if port in out.values():
+            raise ResNetDeployError(
+                f"--{role}-port {port} is also used for another endpoint; give each endpoint its own port"
+            )
+        if not port_is_free(host, port):
+            raise ResNetDeployError(
+                f"port {port} on {host} is already in use ({role}); stop what uses it or pass --{role}-port"
+            )
+        out[role] = port
+    return out

@@ -1,0 +1,127 @@
+"""The two inference paths a server exposes, as PyTriton inference callables.
+
+* tensor model ``<name>``: preprocessed float32 NCHW in (the manifest's input
+  name, e.g. ``input``), for clients that already preprocess;
+* image model ``<name>_image``: encoded image bytes in (``image``, one per batch
+  item), decoded and preprocessed here exactly as the manifest says.
+
+Both return the same outputs, so clients can switch paths freely: ``logits``,
+``probabilities`` (softmax), and the top-k as ``topk_indices`` (INT64),
+``topk_scores`` (probabilities) and ``topk_labels`` (BYTES). Triton's dynamic
+batcher hands each callable a list of requests; PyTriton's ``@batch`` joins
+them into one array and splits the answers back, so one Predictor call serves
+every request in the batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from resnet_deploy.errors import InvalidInputError
+from resnet_deploy.preprocess import preprocess_image
+
+IMAGE_INPUT = "image"
+OUTPUTS = ("logits", "probabilities", "topk_indices", "topk_scores", "topk_labels")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What both paths need to know about the network (from the Predictor/manifest)."""
+
+    input_name: str
+    channels: int
+    size: int
+    num_classes: int
+    top_k: int
+    labels: tuple[str, ...]
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax, computed stably (max subtracted) in float32."""
+    z = logits.astype(np.float32, copy=False)
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def postprocess(logits: np.ndarray, spec: ModelSpec) -> dict[str, np.ndarray]:
+    """Logits [N, C] -> the five outputs; top-k sorted by descending probability."""
+    logits = np.asarray(logits, dtype=np.float32)
+    probs = softmax(logits)
+    k = spec.top_k
+    idx = np.argsort(-probs, axis=1, kind="stable")[:, :k].astype(np.int64)
+    scores = np.take_along_axis(probs, idx, axis=1).astype(np.float32)
+    names = np.array(
+        [[_label(spec.labels, int(i)).encode("utf-8") for i in row] for row in idx], dtype=object
+    ).reshape(idx.shape)
+    return {
+        "logits": logits,
+        "probabilities": probs,
+        "topk_indices": idx,
+        "topk_scores": scores,
+        "topk_labels": names,
+    }
+
+
+def _label(labels: Sequence[str], i: int) -> str:
+    return labels[i] if 0 <= i < len(labels) else str(i)
+
+
+def decode_images(images: np.ndarray, pre: Any) -> np.ndarray:
+    """An object array of encoded images (any shape) -> float32 NCHW, per the manifest."""
+    flat = images.reshape(-1)
+    if flat.size == 0:
+        raise InvalidInputError("no images in the request; send one encoded image per batch item")
+    out = []
+    for item in flat:
+        data = item if isinstance(item, (bytes, bytearray)) else bytes(item)
+        out.append(preprocess_image(data, pre))
+    return np.stack(out)
+
+
+def make_infer_functions(predictor: Any, spec: ModelSpec) -> tuple[Callable, Callable]:
+    """(tensor callable, image callable) bound to one Predictor, ready for ``Triton.bind``."""
+    from pytriton.decorators import batch
+
+    pre = predictor.preprocessing
+
+    @batch
+    def infer_tensor(**inputs: np.ndarray) -> dict[str, np.ndarray]:
+        x = np.ascontiguousarray(inputs[spec.input_name], dtype=np.float32)
+        return postprocess(predictor.infer(x), spec)
+
+    @batch
+    def infer_image(**inputs: np.ndarray) -> dict[str, np.ndarray]:
+        x = decode_images(inputs[IMAGE_INPUT], pre)
+        return postprocess(predictor.infer(x), spec)
+
+    return infer_tensor, infer_image
+
+
+def output_tensors(spec: ModelSpec) -> list[Any]:
+    """PyTriton output definitions (shapes without the batch dimension)."""
+    from pytriton.model_config import Tensor
+
+    return [
+        Tensor(name="logits", dtype=np.float32, shape=(spec.num_classes,)),
+        Tensor(name="probabilities", dtype=np.float32, shape=(spec.num_classes,)),
+        Tensor(name="topk_indices", dtype=np.int64, shape=(spec.top_k,)),
+        Tensor(name="topk_scores", dtype=np.float32, shape=(spec.top_k,)),
+        Tensor(name="topk_labels", dtype=object, shape=(spec.top_k,)),
+    ]
+
+
+def tensor_inputs(spec: ModelSpec) -> list[Any]:
+    from pytriton.model_config import Tensor
+
+    return [Tensor(name=spec.input_name, dtype=np.float32, shape=(spec.channels, spec.size, spec.size))]
+
+
+def image_inputs() -> list[Any]:
+    from pytriton.model_config import Tensor
+
+    return [Tensor(name=IMAGE_INPUT, dtype=object, shape=(1,))]
