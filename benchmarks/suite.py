@@ -1,0 +1,134 @@
+"""The benchmark suite: export -> INT8 -> bench every backend + the OpenVINO/NNCF peer, check targets.
+
+    python benchmarks/suite.py            # ResNet-18 and ResNet-50 at 224 px, 3 repetitions
+    python benchmarks/suite.py --quick    # one repetition, short budgets, batch sizes 1 and 16
+
+For each architecture (random weights: speed does not depend on them) it
+exports ONNX + TorchScript + ExportedProgram, quantises to INT8 on the built-in
+sample calibration set (``quantize_artifact``), then runs ``run_bench`` with the
+same thread count for every backend and the NNCF peer (calibrated on the same
+images), repeated to show the spread. Results go to
+``benchmarks/results/<date>-<host>/`` (summary.md, suite.json, one full report
+directory per model with JSON/CSV/Markdown/HTML/PNG) and
+``benchmarks/results/latest.md``. Targets are printed as PASS/FAIL; the exit
+status is 1 when a target fails (except with --quick, a smoke run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import shutil
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+RESULTS = ROOT / "results"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="1 repetition, 0.3 s budgets, batch 1 and 16, 64 eval images")
+    p.add_argument("--archs", default="resnet18,resnet50",
+                   help="comma-separated; the FIRST is the small model (harness overhead), the LAST the main one (peer/eager targets)")
+    p.add_argument("--input-size", type=int, default=224)
+    p.add_argument("--repeats", type=int, help="repetitions per timing (default 3, --quick 1)")
+    p.add_argument("--time-budget", type=float, help="seconds per backend and batch size (default 2, --quick 0.3)")
+    p.add_argument("--batch-sizes", help="default 1,2,4,8,16,32 (--quick 1,16)")
+    p.add_argument("--threads", type=int, help="default: every usable core")
+    p.add_argument("--calib-size", type=int, default=512, help="calibration images for our INT8 and the peer")
+    p.add_argument("--eval-size", type=int, help="eval images for drift (default all 600, --quick 64)")
+    p.add_argument("--backends", help="restrict backends (default: all; --quick skips torch-compile)")
+    p.add_argument("--out", type=Path, default=RESULTS, help="results root (default benchmarks/results)")
+    p.add_argument("--work-dir", type=Path, help="where the artifacts are built (default: a temp dir)")
+    return p.parse_args(argv)
+
+
+def build_artifact(arch: str, size: int, out: Path, calib_size: int, gpu: bool) -> Path:
+    """Export (random init) and quantise one architecture into ``out``."""
+    from resnet_deploy.export.config import ExportConfig
+    from resnet_deploy.export.pipeline import export_artifact
+    from resnet_deploy.quantize.config import QuantizeConfig
+    from resnet_deploy.quantize.pipeline import quantize_artifact
+
+    export_artifact(ExportConfig(arch=arch, input_size=size, out=out, force=True,
+                                 formats=("onnx", "torchscript", "exported-program")))
+    targets = ("cpu", "tensorrt") if gpu else ("cpu",)
+    quantize_artifact(out, QuantizeConfig(calib_data="sample", calib_size=calib_size, targets=targets,
+                                          eval_size=min(calib_size, 200)))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from resnet_deploy.bench import BenchConfig, run_bench
+    from resnet_deploy.bench.machine import gpu_names, usable_cores
+    from resnet_deploy.bench.suite import check_targets, summary_markdown
+    from resnet_deploy.cli._common import Output, parse_int_list
+
+    archs = [a.strip() for a in args.archs.split(",") if a.strip()]
+    repeats = args.repeats or (1 if args.quick else 3)
+    budget = args.time_budget or (0.3 if args.quick else 2.0)
+    sizes = parse_int_list(args.batch_sizes or ("1,16" if args.quick else "1,2,4,8,16,32"), "--batch-sizes")
+    threads = args.threads or usable_cores()
+    eval_size = args.eval_size or (64 if args.quick else None)
+    calib = min(args.calib_size, 64) if args.quick else args.calib_size
+    backends = args.backends.split(",") if args.backends else None
+    if backends is None and args.quick:
+        from resnet_deploy.runtime.registry import backend_names
+
+        backends = [b for b in backend_names() if b != "torch-compile"]
+    gpu = bool(gpu_names())
+    host = socket.gethostname().split(".")[0]
+    date = dt.date.today().isoformat()
+    run_dir = args.out / f"{date}-{host}"
+    out = Output()
+    work = Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix="resnet-deploy-suite-"))
+    t0 = time.perf_counter()
+    reports = {}
+    staging = args.out / f".{run_dir.name}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        for arch in archs:
+            with out.status(f"{arch}: export + INT8 quantisation ({args.input_size} px, {calib} calibration images)"):
+                art = build_artifact(arch, args.input_size, work / arch, calib, gpu)
+            cfg = BenchConfig(backends=backends, batch_sizes=sizes, time_budget=budget, repeats=repeats,
+                              threads=threads, eval_size=eval_size, calib_data="sample", calib_size=calib,
+                              out_dir=staging / arch, progress=out, argv=[sys.executable, *sys.argv],
+                              extra={"suite": True, "quick": args.quick})
+            reports[arch] = run_bench(art, cfg)
+        targets = check_targets(reports[archs[-1]], reports[archs[0]])
+        header = {"date": date, "host": host, "command": " ".join([Path(sys.executable).name, *sys.argv]),
+                  "mode": "quick" if args.quick else "full", "threads": threads, "repetitions": repeats,
+                  "time budget per backend and batch (s)": budget, "batch sizes": sizes,
+                  "calibration images": calib, "input size": args.input_size,
+                  "weights": "random init (speed does not depend on them)",
+                  "seconds": round(time.perf_counter() - t0, 1)}
+        summary = summary_markdown(reports, targets, {a: f"{a}/report.html" for a in archs}, header)
+        (staging / "summary.md").write_text(summary)
+        (staging / "suite.json").write_text(json.dumps(
+            {"header": header, "targets": [t.to_dict() for t in targets],
+             "reports": {a: r.summary() for a, r in reports.items()}}, indent=2, default=str) + "\n")
+        if run_dir.exists():
+            shutil.rmtree(run_dir)
+        staging.rename(run_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not args.work_dir:
+            shutil.rmtree(work, ignore_errors=True)
+    latest = summary_markdown(reports, targets, {a: f"{run_dir.name}/{a}/report.html" for a in archs}, header)
+    (args.out / "latest.md").write_text(latest)
+    print("\n".join(t.line() for t in targets))
+    print(f"results: {run_dir}/summary.md (latest: {args.out / 'latest.md'})")
+    failed = any(t.status == "FAIL" for t in targets)
+    return 1 if failed and not args.quick else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""What a benchmark ran on: CPU model, cores, ISA flags that matter for INT8, GPU, versions.
+
+Numbers without the machine are meaningless: INT8 speed on x86 depends on
+AVX-512 VNNI / AVX-VNNI / AMX, and OpenVINO's CPU default precision depends on
+bf16 support. Everything here is cheap (reads /proc, importlib.metadata,
+nvidia-smi -L) and never imports a backend.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+from importlib import metadata
+from typing import Any
+
+# Flags reported when the CPU has them (names as in /proc/cpuinfo).
+INTERESTING_FLAGS = (
+    "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx_vnni",
+    "avx512_bf16", "avx512_fp16", "amx_tile", "amx_int8", "amx_bf16", "amx_fp16", "neon", "asimddp",
+)
+LIBRARIES = (
+    "numpy", "onnx", "onnxruntime", "onnxruntime-gpu", "openvino", "nncf", "torch",
+    "tensorrt", "tensorrt-cu12", "tensorrt-rtx-cu13", "torch-tensorrt", "psutil", "resnet-deploy",
+)
+
+
+def _cpuinfo() -> dict[str, str]:
+    """The first processor block of /proc/cpuinfo (empty off Linux)."""
+    out: dict[str, str] = {}
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if not line.strip():
+                    if out:
+                        break
+                    continue
+                key, _, value = line.partition(":")
+                out.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    return out
+
+
+def cpu_model() -> str:
+    info = _cpuinfo()
+    return info.get("model name") or info.get("Hardware") or platform.processor() or platform.machine()
+
+
+def cpu_flags() -> list[str]:
+    info = _cpuinfo()
+    flags = set((info.get("flags") or info.get("Features") or "").split())
+    return [f for f in INTERESTING_FLAGS if f in flags]
+
+
+def usable_cores() -> int:
+    """CPUs this process may run on (affinity/cgroup aware where the OS says)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def gpu_names() -> list[str]:
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return []
+    try:
+        res = subprocess.run([exe, "-L"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return [line.split(" (UUID")[0].strip() for line in res.stdout.splitlines() if line.startswith("GPU")]
+
+
+def library_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for dist in LIBRARIES:
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def machine_info(argv: list[str] | None = None) -> dict[str, Any]:
+    """A JSON-ready description of this machine and the command that produced a report."""
+    import psutil
+
+    return {
+        "hostname": socket.gethostname(),
+        "os": f"{platform.system()} {platform.release()}",
+        "arch": platform.machine(),
+        "cpu_model": cpu_model(),
+        "cores_logical": psutil.cpu_count(logical=True),
+        "cores_physical": psutil.cpu_count(logical=False),
+        "cores_usable": usable_cores(),
+        "cpu_flags": cpu_flags(),
+        "memory_gb": round(psutil.virtual_memory().total / 1024**3, 1),
+        "gpus": gpu_names(),
+        "load_avg": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "libraries": library_versions(),
+        "command": list(sys.argv if argv is None else argv),
+    }

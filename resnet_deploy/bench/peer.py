@@ -1,0 +1,159 @@
+"""The peer we measure ourselves against: OpenVINO + NNCF's own INT8 quantisation.
+
+``nncf.quantize`` (NNCF 3.x post-training quantisation) runs on the OpenVINO
+model read from the artifact's FP32 ONNX, calibrated on the SAME calibration
+data our INT8 used (``open_source(..., split="calib")``, one image per
+``nncf.Dataset`` item so ``subset_size`` = the number of calibration images),
+with the ``performance`` preset (symmetric weights and activations, NNCF's
+default for CNNs; ``mixed`` = asymmetric activations is selectable). The result
+is compiled for the CPU with ``INFERENCE_PRECISION_HINT=f32`` (OpenVINO's CPU
+default is bf16 on bf16-capable CPUs, which would change the numbers beyond
+INT8), ``PERFORMANCE_HINT=LATENCY`` and the same thread count as our runners,
+and timed by the same harness as a row named ``openvino-nncf:int8``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from resnet_deploy._optional import require, try_import, why_missing
+from resnet_deploy.artifact import FileEntry, Manifest
+from resnet_deploy.errors import ResNetDeployError
+from resnet_deploy.runtime.base import Runner
+
+PRESETS = ("performance", "mixed")
+
+
+@dataclass
+class PeerModel:
+    """An NNCF-quantised OpenVINO model kept in memory, with how it was made."""
+
+    model: Any  # openvino.Model
+    info: dict[str, Any]
+
+
+def probe_peer() -> str | None:
+    """Why the peer cannot be built here, or None."""
+    for mod in ("openvino", "nncf"):
+        if try_import(mod) is None:
+            return f"{mod} is not installed ({why_missing(mod)})"
+    return None
+
+
+def default_calib_data(manifest: Manifest) -> str:
+    """The data spec our own INT8 was calibrated on (``manifest.calibration.dataset``), else "sample"."""
+    name = str((manifest.calibration or {}).get("dataset") or "")
+    if not name or name.split(":")[0] == "sample":
+        return "sample"
+    return name if Path(name).exists() else "sample"
+
+
+def quantize_peer(
+    artifact_dir: Any,
+    manifest: Manifest,
+    calib_data: str | None = None,
+    calib_size: int | None = None,
+    preset: str = "performance",
+    on_warning: Any = None,
+) -> PeerModel:
+    """``nncf.quantize`` the artifact's FP32 ONNX on ``calib_data`` (see module docstring).
+
+    ``calib_data=None`` / ``calib_size=None`` use the data and count recorded in
+    ``manifest.calibration`` (so the peer sees exactly the images our INT8 saw);
+    ``info["same_data_as_ours"]`` says whether the content fingerprints match.
+    """
+    if preset not in PRESETS:
+        raise ResNetDeployError(f"unknown NNCF preset '{preset}'; choose performance or mixed")
+    from resnet_deploy.data import open_source
+
+    ov = require("openvino", purpose="the OpenVINO+NNCF peer")
+    nncf = require("nncf", purpose="the OpenVINO+NNCF peer")
+    entry = manifest.file("onnx", "fp32")
+    if entry is None:
+        raise ResNetDeployError("the artifact has no model.fp32.onnx for the NNCF peer; re-export it")
+    calib_data = calib_data or default_calib_data(manifest)
+    if calib_size is None and manifest.calibration:
+        calib_size = manifest.calibration.get("count") or None
+    src = open_source(calib_data, manifest.preprocessing, split="calib", limit=calib_size,
+                      on_warning=on_warning)
+    items = [x for x, _ in src.batches(1)]
+    t0 = time.perf_counter()
+    model = ov.Core().read_model(str(Path(artifact_dir) / entry.path))
+    dataset = nncf.Dataset(items)
+    level = logging.getLogger("nncf").level
+    nncf.set_log_level(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # NNCF's progress bars
+            qmodel = nncf.quantize(
+                model, dataset, preset=nncf.QuantizationPreset(preset),
+                target_device=nncf.TargetDevice.CPU, subset_size=len(items),
+            )
+    finally:
+        nncf.set_log_level(level)
+    info = {
+        "tool": f"nncf {_version('nncf')} + openvino {_version('openvino')}",
+        "api": "nncf.quantize(ov_model, nncf.Dataset, preset, target_device=CPU, subset_size)",
+        "preset": preset,
+        "calib_data": src.name,
+        "calib_count": len(items),
+        "calib_sha256": src.sha256,
+        "same_data_as_ours": bool(manifest.calibration)
+        and src.sha256 == (manifest.calibration or {}).get("dataset_sha256"),
+        "inference_precision_hint": "f32",
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
+    return PeerModel(model=qmodel, info=info)
+
+
+def _version(dist: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "?"
+
+
+class PeerRunner(Runner):
+    """Runs a ``PeerModel`` on the OpenVINO CPU plugin (FP32 inference precision)."""
+
+    backend = "openvino-nncf"
+    formats = ("onnx",)
+
+    def __init__(self, artifact_dir: Any, manifest: Manifest, peer: PeerModel,
+                 threads: int | None = None) -> None:
+        src = manifest.file("onnx", "fp32")
+        entry = FileEntry(path=src.path if src else "model.fp32.onnx", format="onnx", precision="int8")
+        super().__init__(artifact_dir, manifest, entry, threads=threads)
+        self.peer = peer
+
+    @classmethod
+    def probe(cls) -> str | None:
+        return probe_peer()
+
+    def compile_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}
+        if self.threads:
+            config["INFERENCE_NUM_THREADS"] = int(self.threads)
+        return config
+
+    def _activate(self) -> None:
+        ov = require("openvino", purpose="the OpenVINO+NNCF peer")
+        self.compiled = ov.Core().compile_model(self.peer.model, "CPU", self.compile_config())
+        self.request = self.compiled.create_infer_request()
+
+    def _infer(self, batch: np.ndarray) -> np.ndarray:
+        self.request.infer(batch, share_inputs=True)
+        return self.request.get_output_tensor(0).data.copy()
+
+    def _deactivate(self) -> None:
+        self.request = None
+        self.compiled = None

@@ -1,0 +1,217 @@
+"""Renderings of a BenchReport: rich table, CSV, Markdown; and writing all report files.
+
+Every rendering reads the same ``table_rows`` so the terminal, CSV, Markdown
+and HTML always agree. Files are written into a temp directory and swapped in
+at the end (``artifact.staging_dir``), so a failed run leaves the previous
+report intact.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+from resnet_deploy.bench.report import BackendRow, BenchReport
+
+COLUMNS = (
+    ("backend", "backend"), ("status", "status"), ("device", "device"), ("p50_ms", "b1 p50 ms"),
+    ("p90_ms", "b1 p90 ms"), ("p99_ms", "b1 p99 ms"), ("best_tput", "best img/s"),
+    ("best_batch", "@batch"), ("top1", "top-1"), ("agreement", "agree"), ("max_abs", "max abs Δ"),
+    ("cosine", "cos"), ("server_qps", "server qps"), ("rss_mb", "RSS MB"), ("note", "note"),
+)
+
+
+def _f(v: Any, digits: int = 3) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+def row_values(r: BackendRow) -> dict[str, Any]:
+    """One row's cells as raw values (None = not measured)."""
+    b1, best, d = r.at(1), r.best, r.drift or {}
+    server = r.scenarios.get("server") or {}
+    return {
+        "backend": r.spec, "status": r.status, "device": r.device,
+        "p50_ms": b1.latency.p50 if b1 else None, "p90_ms": b1.latency.p90 if b1 else None,
+        "p99_ms": b1.latency.p99 if b1 else None,
+        "best_tput": best.throughput if best else None, "best_batch": best.batch if best else None,
+        "top1": d.get("top1"), "agreement": d.get("agreement"), "max_abs": d.get("max_abs"),
+        "cosine": d.get("cosine_mean"), "server_qps": server.get("max_rate_qps") if server else None,
+        "rss_mb": (r.memory or {}).get("rss_peak_mb"),
+        "note": r.reason if not r.ok else ("peer" if r.peer else ""),
+    }
+
+
+def table_rows(report: BenchReport) -> list[list[str]]:
+    """Formatted cells, header excluded, in report order."""
+    digits = {"best_tput": 1, "best_batch": 0, "rss_mb": 0, "server_qps": 1, "cosine": 5, "top1": 4,
+              "agreement": 4, "max_abs": 4}
+    out = []
+    for r in report.rows:
+        v = row_values(r)
+        out.append([_f(v[k], digits.get(k, 3)) for k, _ in COLUMNS])
+    return out
+
+
+def headers() -> list[str]:
+    return [h for _, h in COLUMNS]
+
+
+def to_csv(report: BenchReport) -> str:
+    """Raw values (full precision), one line per backend and batch size."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["backend", "status", "precision", "device", "threads", "batch", "p50_ms", "p90_ms",
+                "p95_ms", "p99_ms", "mean_ms", "std_ms", "min_ms", "max_ms", "n", "images_per_s",
+                "spread_pct", "top1", "top5", "agreement", "max_abs", "mean_abs", "cosine_mean",
+                "rss_peak_mb", "reason"])
+    for r in report.rows:
+        d = r.drift or {}
+        common_tail = [d.get("top1"), d.get("top5"), d.get("agreement"), d.get("max_abs"),
+                       d.get("mean_abs"), d.get("cosine_mean"), (r.memory or {}).get("rss_peak_mb")]
+        if not r.batches:
+            w.writerow([r.spec, r.status, r.precision, r.device, r.threads] + [""] * 12
+                       + common_tail + [r.reason or ""])
+            continue
+        for b in r.batches:
+            s = b.latency
+            w.writerow([r.spec, r.status, r.precision, r.device, r.threads, b.batch, s.p50, s.p90,
+                        s.p95, s.p99, s.mean, s.std, s.min, s.max, s.n, b.throughput, b.spread_pct]
+                       + common_tail + [r.reason or ""])
+    return buf.getvalue()
+
+
+def _md_table(head: list[str], rows: list[list[str]]) -> str:
+    esc = [[c.replace("|", "\\|") for c in row] for row in rows]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in esc]
+    return "\n".join(lines)
+
+
+def peer_lines(report: BenchReport) -> list[str]:
+    pc = report.peer_comparison
+    if not pc:
+        return []
+    out = []
+    if "latency" in pc:
+        lat = pc["latency"]
+        out.append(f"batch-1 p50: {lat['backend']} {lat['ours_p50_ms']:.3f} ms vs {pc['peer']} "
+                   f"{lat['peer_p50_ms']:.3f} ms -> ratio {lat['ratio']:.3f} (<= 1.0 means we are faster)")
+    if "throughput" in pc:
+        t = pc["throughput"]
+        out.append(f"batch-{t['batch']} throughput: {t['backend']} {t['ours']:.1f} img/s vs {pc['peer']} "
+                   f"{t['peer']:.1f} img/s -> ratio {t['ratio']:.3f} (>= 1.0 means we are faster)")
+    return out
+
+
+def to_markdown(report: BenchReport, plots: dict[str, str] | None = None) -> str:
+    """A Markdown report: machine, table, batch sweep, scenarios, peer, selection, notes."""
+    m = report.machine
+    lines = [f"# Benchmark: {report.model.get('arch')} ({report.artifact})", "",
+             f"- date: {report.created_at}; took {report.seconds:.1f} s",
+             f"- machine: {m.get('cpu_model')} — {m.get('cores_usable')} usable cores, "
+             f"flags: {', '.join(m.get('cpu_flags') or []) or 'none of note'}; GPUs: {', '.join(m.get('gpus') or []) or 'none'}",
+             f"- threads: {report.config.get('threads')}; timing: {report.config.get('timing')}; "
+             f"repeats: {report.config.get('repeats')}",
+             f"- reference for drift: {report.reference}; eval data: {report.config.get('eval_data')} "
+             f"({report.config.get('eval_mode')})",
+             f"- command: `{' '.join(m.get('command') or [])}`", "",
+             _md_table(headers(), table_rows(report)), ""]
+    sweep = [r for r in report.rows if r.batches]
+    if sweep:
+        sizes = sorted({b.batch for r in sweep for b in r.batches})
+        lines += ["## Throughput by batch size (images/s)", ""]
+        rows = [[r.spec] + [_f(r.at(bs).throughput, 1) if r.at(bs) else "" for bs in sizes] for r in sweep]
+        lines += [_md_table(["backend"] + [str(s) for s in sizes], rows), ""]
+    scen = [r for r in report.rows if r.scenarios]
+    if scen:
+        lines += ["## Scenarios", "", "Server: " + _server_method(scen), ""]
+        rows = []
+        for r in scen:
+            ss, off, sv = (r.scenarios.get(k) or {} for k in ("single-stream", "offline", "server"))
+            rows.append([r.spec, _f(ss.get("p90_ms")), _f(off.get("throughput"), 1), _f(off.get("batch"), 0),
+                         _f(sv.get("max_rate_qps"), 1), _f(sv.get("p99_at_max_ms")), sv.get("note", "")])
+        lines += [_md_table(["backend", "SingleStream p90 ms", "Offline img/s", "@batch",
+                             f"Server max qps (p99 <= {report.config.get('server_bound_ms')} ms)",
+                             "p99 at max", "note"], rows), ""]
+    if report.peer_comparison:
+        lines += ["## Versus OpenVINO + NNCF INT8 (same run, same threads)", ""]
+        lines += [f"- {t}" for t in peer_lines(report)] + [""]
+    if report.harness:
+        h = report.harness
+        pct = h.get("overhead_pct")
+        lines += [f"Harness overhead: {h['null_runner_ms']['mean'] * 1000:.2f} µs per call"
+                  + (f" = {pct:.3f} % of the fastest batch-1 p50" if pct is not None else ""), ""]
+    if report.selection:
+        s = report.selection
+        lines += ["## Selection", "", f"`{s['backend']}` ({s['strategy']}): {s['reason']}", ""]
+    if report.notes:
+        lines += ["## Notes", ""] + [f"- {n}" for n in report.notes] + [""]
+    for name, path in (plots or {}).items():
+        lines += [f"![{name}]({path})", ""]
+    return "\n".join(lines)
+
+
+def _server_method(rows: list[BackendRow]) -> str:
+    for r in rows:
+        if "server" in r.scenarios:
+            return r.scenarios["server"].get("method", "")
+    return "not run"
+
+
+def rich_table(report: BenchReport) -> Any:
+    """A rich Table for the terminal."""
+    from rich.table import Table
+
+    t = Table(title=f"{report.model.get('arch')} — threads {report.config.get('threads')}")
+    for h in headers():
+        t.add_column(h, overflow="fold", justify="left" if h in ("backend", "status", "note", "device") else "right")
+    for r, cells in zip(report.rows, table_rows(report), strict=True):
+        style = None if r.ok else "dim"
+        t.add_row(*cells, style=style)
+    return t
+
+
+def write_report_files(
+    report: BenchReport, out_dir: str | os.PathLike[str], artifact_dir: Path | None = None,
+    plots: bool = True,
+) -> dict[str, str]:
+    """report.json, results.csv, report.md, report.html and plots/*.png, swapped in atomically."""
+    from resnet_deploy.artifact import staging_dir
+    from resnet_deploy.bench.html import to_html
+
+    out = Path(out_dir)
+
+    def shown(name: str) -> str:
+        p = out / name
+        if artifact_dir is not None:
+            try:
+                return str(p.resolve().relative_to(Path(artifact_dir).resolve()))
+            except ValueError:
+                pass
+        return str(p)
+
+    pngs: dict[str, bytes] = {}
+    if plots:
+        from resnet_deploy.bench.plots import make_plots
+
+        pngs = make_plots(report)
+    report.files = {"json": shown("report.json"), "csv": shown("results.csv"),
+                    "markdown": shown("report.md"), "html": shown("report.html")}
+    report.files.update({f"plot:{k}": shown(f"plots/{k}.png") for k in pngs})
+    with staging_dir(out, force=True) as tmp:
+        (tmp / "report.json").write_text(report.to_json() + "\n")
+        (tmp / "results.csv").write_text(to_csv(report))
+        (tmp / "report.md").write_text(to_markdown(report, {k: f"plots/{k}.png" for k in pngs}))
+        (tmp / "report.html").write_text(to_html(report, pngs))
+        if pngs:
+            (tmp / "plots").mkdir()
+            for k, data in pngs.items():
+                (tmp / "plots" / f"{k}.png").write_bytes(data)
+    return report.files

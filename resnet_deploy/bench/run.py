@@ -1,0 +1,358 @@
+"""``run_bench``: time, measure and compare every backend of an artifact in one run.
+
+For each (backend, file) pair: activate under the memory sampler and run each
+batch size once (memory + output check), time the batch sweep, run the eval set
+for drift, deactivate. Pairs that cannot run here (not installed, no device,
+silent CPU fallback) become skipped rows with the reason and are never timed.
+The NNCF peer is quantised once and timed by the same harness, last. Drift is
+computed against the FP32 PyTorch reference (``torch:fp32``; ``onnxruntime:fp32``
+with a note when torch cannot run). Reports are written atomically to
+``<artifact>/bench`` (or ``out_dir``), the summary to ``manifest.bench``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from resnet_deploy.artifact import Manifest, load_manifest, now_iso, update_manifest
+from resnet_deploy.bench import scenarios as sc
+from resnet_deploy.bench.config import BenchConfig
+from resnet_deploy.bench.drift import EvalSet, collect_outputs, drift_metrics, load_eval_set
+from resnet_deploy.bench.machine import machine_info, usable_cores
+from resnet_deploy.bench.memory import MemorySampler
+from resnet_deploy.bench.peer import (
+    PeerModel,
+    PeerRunner,
+    default_calib_data,
+    probe_peer,
+    quantize_peer,
+)
+from resnet_deploy.bench.report import (
+    PEER_BACKEND,
+    RAW_SAMPLES_CAP,
+    BackendRow,
+    BenchReport,
+    peer_comparison,
+)
+from resnet_deploy.bench.select import record_selection, select_backend
+from resnet_deploy.bench.timing import make_input, measure_harness_overhead, overhead_percent, sweep
+from resnet_deploy.errors import (
+    AccuracyBudgetError,
+    BackendUnavailableError,
+    MissingDependencyError,
+    ResNetDeployError,
+)
+from resnet_deploy.runtime.base import Runner
+from resnet_deploy.runtime.resolve import Candidate, candidates, make_runner, parse_spec, resolve
+
+REFERENCE = "torch:fp32"
+# Backends that need an NVIDIA GPU (device shown for skipped rows whose runner is not built).
+GPU_BACKENDS = ("tensorrt", "onnxruntime-tensorrt", "onnxruntime-cuda", "torch-tensorrt")
+FALLBACK_REFERENCE = "onnxruntime:fp32"
+
+
+class _Ui:
+    """Progress through an Output-like object, or nothing."""
+
+    def __init__(self, out: Any) -> None:
+        self.out = out
+
+    def info(self, message: str) -> None:
+        if self.out is not None:
+            self.out.info(message)
+
+    @contextmanager
+    def status(self, message: str) -> Iterator[None]:
+        if self.out is None:
+            yield
+            return
+        with self.out.status(message):
+            yield
+
+    @contextmanager
+    def progress(self, description: str, total: int) -> Iterator[Callable[..., None]]:
+        if self.out is None:
+            yield lambda n=1: None
+            return
+        with self.out.progress(description, total=total) as advance:
+            yield advance
+
+
+def choose_reference(manifest: Manifest) -> tuple[Candidate | None, str | None]:
+    """The FP32 reference candidate and a note when it is not PyTorch."""
+    why = ""
+    for spec in (REFERENCE, FALLBACK_REFERENCE):
+        try:
+            cand = resolve(manifest, spec)
+        except ResNetDeployError as exc:
+            why = why or str(exc)
+            continue
+        if spec == REFERENCE:
+            return cand, None
+        return cand, f"drift is measured against {spec} because {REFERENCE} cannot run here ({why})"
+    return None, f"no FP32 reference can run here ({why}); drift not measured"
+
+
+def plan_candidates(manifest: Manifest, backends: list[str] | None) -> list[Candidate]:
+    """``candidates`` plus a skipped entry for each asked-for key the artifact lacks."""
+    found = candidates(manifest, backends)
+    for spec in backends or []:
+        backend, key = parse_spec(spec)
+        if key and not any(c.backend == backend and c.key == key for c in found):
+            found.append(Candidate(f"{backend}:{key}", backend, None, None,
+                                   f"the artifact has no '{key}' file for {backend}"))
+    return found
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:300] if text else ''}"
+
+
+def _thin(samples_ns: np.ndarray) -> list[float]:
+    ms = np.asarray(samples_ns, dtype=np.float64) / 1e6
+    if ms.size > RAW_SAMPLES_CAP:
+        ms = ms[np.linspace(0, ms.size - 1, RAW_SAMPLES_CAP).astype(int)]
+    return [round(float(v), 6) for v in ms]
+
+
+def bench_runner(
+    make: Callable[[], Runner], row: BackendRow, cfg: BenchConfig, input_shape: tuple[int, ...],
+    evalset: EvalSet | None, ui: _Ui,
+) -> np.ndarray | None:
+    """Fill ``row`` from one runner; returns its eval outputs. Errors mark the row, never raise."""
+    sizes = cfg.sweep_sizes()
+    outputs, runner = None, None
+    try:
+        runner = make()
+        with MemorySampler(device=runner.device) as mem:
+            t0 = time.perf_counter()
+            runner.activate()
+            row.activate_s = round(time.perf_counter() - t0, 4)
+            for bs in sizes:
+                if runner.max_batch is not None and bs > runner.max_batch:
+                    continue
+                out = np.asarray(runner.infer(make_input(input_shape, bs)))
+                runner.synchronize()
+                mem.sample()
+                want = (bs, row_classes(runner))
+                if out.shape != want:
+                    raise ResNetDeployError(f"output shape {out.shape}, expected {want}")
+        row.memory = mem.result.to_dict() if mem.result else None
+        results, raw, skipped = sweep(runner, input_shape, sizes, cfg.plan, cfg.repeats)
+        if evalset is not None:
+            outputs = collect_outputs(runner, evalset, cfg.eval_batch)
+    except (BackendUnavailableError, MissingDependencyError) as exc:
+        row.status, row.reason = "skipped", str(exc)
+        return None
+    except MemoryError:
+        row.status, row.reason = "failed", "out of memory"
+        return None
+    except Exception as exc:  # noqa: BLE001 - one backend's crash must not end the run
+        row.status, row.reason = "failed", _one_line(exc)
+        return None
+    finally:
+        try:
+            if runner is not None:
+                runner.deactivate()
+        except Exception as exc:  # noqa: BLE001
+            row.notes.append(f"deactivate failed: {_one_line(exc)}")
+    row.batches = results
+    row.skipped_batches = {str(k): v for k, v in skipped.items()}
+    if 1 in raw:
+        row.samples_ms = _thin(raw[1])
+    add_scenarios(row, cfg, raw)
+    ui.info(_headline(row))
+    return outputs
+
+
+def row_classes(runner: Runner) -> int:
+    return int(runner.manifest.model.num_classes)
+
+
+def add_scenarios(row: BackendRow, cfg: BenchConfig, raw: dict[int, np.ndarray]) -> None:
+    b1 = row.at(1)
+    if "single-stream" in cfg.scenarios and b1 is not None:
+        row.scenarios["single-stream"] = sc.single_stream(b1)
+    if "offline" in cfg.scenarios and row.batches:
+        row.scenarios["offline"] = sc.offline(row.batches)
+    if "server" in cfg.scenarios and 1 in raw:
+        res = sc.server(raw[1] / 1e6, bound_ms=cfg.server_bound_ms, target_qps=cfg.server_rate)
+        row.scenarios["server"] = res.to_dict()
+
+
+def _headline(row: BackendRow) -> str:
+    if not row.ok:
+        return f"{row.spec}: {row.status} ({row.reason})"
+    parts = [row.spec]
+    if row.p50_ms is not None:
+        parts.append(f"p50 {row.p50_ms:.3f} ms")
+    if row.best is not None:
+        parts.append(f"{row.best.throughput:.1f} img/s @ {row.best.batch}")
+    return "  ".join(parts)
+
+
+def _new_row(c: Candidate, threads: int) -> BackendRow:
+    e = c.entry
+    row = BackendRow(spec=c.spec, backend=c.backend, status="ok", key=c.key, threads=threads,
+                     file=e.path if e else None, precision=e.precision if e else None)
+    if c.runner_cls is not None:
+        row.device = c.runner_cls.device
+    elif c.backend in GPU_BACKENDS:
+        row.device = "cuda"
+    if c.skip_reason:
+        row.status, row.reason = "skipped", c.skip_reason
+    return row
+
+
+def run_bench(artifact_dir: str | os.PathLike[str], config: BenchConfig) -> BenchReport:
+    """Benchmark every backend of ``artifact_dir`` (see module docstring); returns the report."""
+    from resnet_deploy.bench.render import write_report_files
+
+    cfg = config.validate()
+    art = Path(artifact_dir)
+    manifest = load_manifest(art)
+    want_peer, backends = cfg.peer, cfg.backends
+    if backends is not None:  # the peer may be named in --backends like any backend
+        asked_peer = [b for b in backends if b.split(":")[0] == PEER_BACKEND]
+        backends = [b for b in backends if b not in asked_peer]
+        want_peer = want_peer or bool(asked_peer)
+    threads = cfg.threads or usable_cores()
+    ui = _Ui(cfg.progress)
+    t_start = time.perf_counter()
+    cands = plan_candidates(manifest, backends) if backends != [] else []
+    report = BenchReport(
+        artifact=str(art), model=_model_info(manifest), machine=machine_info(cfg.argv),
+        config=dict(cfg.describe(), threads=threads, peer=want_peer), created_at=now_iso(),
+    )
+    ref_cand, note = choose_reference(manifest)
+    report.reference = ref_cand.spec if ref_cand else None
+    if note:
+        report.notes.append(note)
+    evalset = None
+    if cfg.eval_data and ref_cand is not None:
+        with ui.status(f"loading eval data '{cfg.eval_data}' ({cfg.eval_mode})"):
+            evalset = load_eval_set(cfg.eval_data, manifest, cfg.eval_mode, cfg.eval_size)
+    overhead = measure_harness_overhead()
+    report.harness = {"null_runner_ms": overhead.to_dict(), "method": "NullRunner through the same timing loop"}
+    peer_model, peer_row = _prepare_peer(art, manifest, cfg, threads, report, ui) if want_peer else (None, None)
+    shape = tuple(int(v) for v in manifest.input.shape[1:])
+    outputs: dict[str, np.ndarray] = {}
+    runnable = sum(1 for c in cands if not c.skip_reason) + int(peer_model is not None)
+    with ui.progress("benchmarking backends", total=runnable) as advance:
+        for c in cands:
+            row = _new_row(c, threads)
+            report.rows.append(row)
+            if not row.ok:
+                continue
+            out = bench_runner(lambda c=c: make_runner(art, manifest, c, threads=threads),
+                               row, cfg, shape, evalset, ui)
+            if out is not None:
+                outputs[row.spec] = out
+            advance(1)
+        if peer_row is not None:
+            report.rows.append(peer_row)
+            if peer_model is not None:
+                out = bench_runner(lambda: PeerRunner(art, manifest, peer_model, threads=threads),
+                                   peer_row, cfg, shape, evalset, ui)
+                if out is not None:
+                    outputs[peer_row.spec] = out
+                advance(1)
+    if evalset is not None and ref_cand is not None:
+        _add_drift(report, art, manifest, ref_cand, evalset, outputs, cfg, threads, ui)
+    report.peer_comparison = peer_comparison(report.rows)
+    fastest = min((r.p50_ms for r in report.ok_rows if r.p50_ms), default=None)
+    if fastest:
+        report.harness.update(overhead_pct=overhead_percent(overhead, fastest), vs_p50_ms=fastest)
+    failure = None
+    if cfg.select:
+        try:
+            report.selection = select_backend(report, cfg.select, cfg.max_drop)
+        except AccuracyBudgetError as exc:
+            failure = exc
+            report.notes.append(f"selection failed: {exc}")
+    report.seconds = round(time.perf_counter() - t_start, 2)
+    out_dir = Path(cfg.out_dir) if cfg.out_dir is not None else art / "bench"
+    with ui.status(f"writing reports to {out_dir}"):
+        write_report_files(report, out_dir, art, plots=cfg.plots)
+    if cfg.record:
+        update_manifest(art, lambda m: setattr(m, "bench", report.summary()))
+        if report.selection:
+            record_selection(art, report.selection)
+    if failure is not None:
+        raise failure
+    return report
+
+
+def _prepare_peer(
+    art: Path, manifest: Manifest, cfg: BenchConfig, threads: int, report: BenchReport, ui: _Ui,
+) -> tuple[PeerModel | None, BackendRow]:
+    """Quantise the NNCF peer once; its row is skipped/failed with the reason when that is impossible."""
+    peer_row = BackendRow(spec=f"{PEER_BACKEND}:int8", backend=PEER_BACKEND, status="ok", key="int8",
+                          precision="int8", threads=threads, peer=True,
+                          file=(manifest.file("onnx", "fp32") or _nofile()).path)
+    reason = probe_peer()
+    if reason:
+        peer_row.status, peer_row.reason = "skipped", reason
+        return None, peer_row
+    try:
+        calib = cfg.calib_data or default_calib_data(manifest)
+        with ui.status(f"NNCF peer: quantizing FP32 ONNX on '{calib}'"):
+            peer_model = quantize_peer(art, manifest, calib, cfg.calib_size, cfg.peer_preset)
+    except ResNetDeployError as exc:
+        peer_row.status, peer_row.reason = "failed", str(exc)
+        return None, peer_row
+    except Exception as exc:  # noqa: BLE001 - the peer failing must not end our run
+        peer_row.status, peer_row.reason = "failed", _one_line(exc)
+        return None, peer_row
+    info = peer_model.info
+    peer_row.notes.append(f"quantized by {info['tool']} ({info['preset']}) on {info['calib_count']} "
+                          f"images of {info['calib_data']}")
+    if manifest.calibration and not info["same_data_as_ours"]:
+        report.notes.append("the NNCF peer was calibrated on different data than our INT8 "
+                            f"({info['calib_data']}); pass --calib-data to match")
+    report.config["peer_info"] = info
+    return peer_model, peer_row
+
+
+def _nofile() -> Any:
+    from resnet_deploy.artifact import FileEntry
+
+    return FileEntry(path="model.fp32.onnx", format="onnx")
+
+
+def _add_drift(
+    report: BenchReport, art: Path, manifest: Manifest, ref_cand: Candidate, evalset: EvalSet,
+    outputs: dict[str, np.ndarray], cfg: BenchConfig, threads: int, ui: _Ui,
+) -> None:
+    """Fill ``row.drift`` for every row with outputs, running the reference if it was not benched."""
+    ref = outputs.get(ref_cand.spec)
+    if ref is None:
+        try:
+            with ui.status(f"reference outputs ({ref_cand.spec})"), \
+                    make_runner(art, manifest, ref_cand, threads=threads) as runner:
+                ref = collect_outputs(runner, evalset, cfg.eval_batch)
+        except Exception as exc:  # noqa: BLE001
+            report.notes.append(f"reference {ref_cand.spec} failed ({_one_line(exc)}); drift not measured")
+            return
+    for row in report.rows:
+        out = outputs.get(row.spec)
+        if out is None:
+            continue
+        d = drift_metrics(ref, out, evalset.labels)
+        d.reference, d.eval_data, d.eval_mode = ref_cand.spec, evalset.name, evalset.mode
+        row.drift = d.to_dict()
+
+
+def _model_info(manifest: Manifest) -> dict[str, Any]:
+    m = manifest.model
+    return {"arch": m.arch, "num_classes": m.num_classes, "variant": m.variant, "params": m.params,
+            "gmacs": m.gmacs, "input_shape": list(manifest.input.shape),
+            "files": [f"{e.path} [{e.key}]" for e in manifest.files if e.format not in ("json", "labels")]}

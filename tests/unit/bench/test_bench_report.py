@@ -1,0 +1,98 @@
+"""The report JSON schema, the peer comparison and every rendering (CSV, Markdown, HTML, PNG)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from resnet_deploy.bench.plots import make_plots, pareto_front
+from resnet_deploy.bench.render import rich_table, to_csv, to_markdown, write_report_files
+from resnet_deploy.bench.report import BenchReport, load_report, peer_comparison
+
+ROW_KEYS = {"spec", "backend", "status", "key", "reason", "file", "precision", "device", "threads", "peer",
+            "activate_s", "batches", "skipped_batches", "scenarios", "memory", "drift", "samples_ms", "notes"}
+TOP_KEYS = {"schema", "artifact", "model", "machine", "config", "rows", "reference", "harness",
+            "peer_comparison", "selection", "notes", "files", "created_at", "seconds"}
+
+
+def test_json_schema_and_round_trip(synthetic_report: BenchReport) -> None:
+    d = json.loads(synthetic_report.to_json())
+    assert set(d) == TOP_KEYS and d["schema"] == "resnet-deploy.bench/1"
+    assert all(set(r) == ROW_KEYS for r in d["rows"])
+    b = d["rows"][1]["batches"][0]
+    assert set(b) == {"batch", "latency_ms", "throughput", "rep_p50_ms", "rep_throughput", "spread_pct"}
+    assert set(b["latency_ms"]) == {"n", "p50", "p90", "p95", "p99", "mean", "std", "min", "max"}
+    again = BenchReport.from_dict(d)
+    assert again.to_dict() == synthetic_report.to_dict()
+
+
+def test_summary_has_headlines_not_samples(synthetic_report: BenchReport) -> None:
+    s = synthetic_report.summary()
+    text = json.dumps(s)
+    assert "samples" not in text
+    row = s["rows"]["onnxruntime:int8-cpu"]
+    assert row["p50_ms"] == pytest.approx(synthetic_report.row("onnxruntime:int8-cpu").p50_ms)
+    assert row["best_batch"] == 16 and row["top1"] == pytest.approx(0.895)
+    assert s["rows"]["tensorrt"] == {"status": "skipped", "reason": "not installed here"}
+
+
+def test_peer_comparison_uses_best_int8_rows(synthetic_report: BenchReport) -> None:
+    pc = peer_comparison(synthetic_report.rows)
+    assert pc["scope"] == "int8" and pc["peer"] == "openvino-nncf:int8"
+    lat = pc["latency"]
+    assert lat["backend"] == "openvino:int8-cpu"
+    assert lat["ratio"] == pytest.approx(lat["ours_p50_ms"] / lat["peer_p50_ms"]) and lat["ratio"] < 1
+    tp = pc["throughput"]
+    assert tp["batch"] == 16 and tp["backend"] == "openvino:int8-cpu"
+    assert tp["ratio"] == pytest.approx(320 / 280)
+    no_peer = [r for r in synthetic_report.rows if not r.peer]
+    assert peer_comparison(no_peer) is None
+
+
+def test_csv_markdown_and_rich(synthetic_report: BenchReport) -> None:
+    rows = list(csv.DictReader(io.StringIO(to_csv(synthetic_report))))
+    assert len(rows) == 4 * 2 + 1  # 4 timed rows x 2 batch sizes + 1 skipped row
+    assert {r["backend"] for r in rows} == {r.spec for r in synthetic_report.rows}
+    skipped = next(r for r in rows if r["backend"] == "tensorrt")
+    assert skipped["status"] == "skipped" and skipped["reason"] == "not installed here"
+    md = to_markdown(synthetic_report)
+    assert "| backend | status |" in md and "| tensorrt | skipped |" in md
+    assert "ratio" in md and "Harness overhead" in md
+    table = rich_table(synthetic_report)
+    assert table.row_count == len(synthetic_report.rows)
+
+
+def test_report_files_html_and_pngs(synthetic_report: BenchReport, tmp_path: Path) -> None:
+    out = tmp_path / "bench"
+    files = write_report_files(synthetic_report, out, artifact_dir=tmp_path)
+    assert files["json"] == "bench/report.json"
+    for name in ("report.json", "results.csv", "report.md", "report.html"):
+        assert (out / name).is_file()
+    html = (out / "report.html").read_text()
+    assert '<table id="results">' in html and "<style>" in html
+    assert all(r.spec in html for r in synthetic_report.rows)
+    assert html.count("data:image/png;base64,") == 3 and "src=\"http" not in html
+    for name in ("latency", "throughput", "pareto"):
+        with Image.open(out / "plots" / f"{name}.png") as img:
+            img.verify()
+            assert img.format == "PNG"
+    assert load_report(out / "report.json").files == files
+    # a second write replaces the directory atomically, leaving no temp dirs
+    write_report_files(synthetic_report, out, artifact_dir=tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bench"]
+
+
+def test_plots_skip_when_no_data(synthetic_report: BenchReport) -> None:
+    for r in synthetic_report.rows:
+        r.batches, r.samples_ms, r.drift = [], [], None
+    assert make_plots(synthetic_report) == {}
+
+
+def test_pareto_front() -> None:
+    pts = [("a", 1.0, 0.80), ("b", 2.0, 0.90), ("c", 3.0, 0.85), ("d", 4.0, 0.95), ("e", 1.5, 0.7)]
+    assert [p[0] for p in pareto_front(pts)] == ["a", "b", "d"]
