@@ -1,0 +1,253 @@
+"""quantize_artifact: add INT8 (per target) and FP16 models to an exported artifact.
+
+Order of work: check everything cheap first (config, manifest, data specs);
+prepare the FP32 graph (ORT's quant_pre_process); calibrate ONCE (or reuse a
+matching calibration.json) and install the ranges; then for each target emit
+Q/DQ from those ranges under the accuracy guard; FP16 last. Outputs are written
+in a hidden work directory inside the artifact and moved in with
+``artifact.install_file`` (atomic rename), then the manifest is updated once with
+``update_manifest``. A failing target (AccuracyBudgetError, exit 1) leaves the
+artifact as it was, apart from the reusable calibration.json.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from resnet_deploy.artifact import (
+    FileEntry,
+    Manifest,
+    install_file,
+    load_manifest,
+    now_iso,
+    update_manifest,
+)
+from resnet_deploy.errors import ArtifactError
+from resnet_deploy.quantize import qdq
+from resnet_deploy.quantize._progress import Progress
+from resnet_deploy.quantize.calibrate import CALIBRATION_FILE, CalibrationRanges, calibrate
+from resnet_deploy.quantize.config import QuantizeConfig, QuantizeResult, TargetResult
+from resnet_deploy.quantize.evaluate import EvalSet, run_logits
+from resnet_deploy.quantize.guard import emit_within_budget
+from resnet_deploy.quantize.report import REPORT_FILE, merged_report, target_section
+from resnet_deploy.quantize.targets import manifest_entry, spec
+
+SAMPLE = "sample"
+
+
+def _is_sample(spec_: str | None) -> bool:
+    return isinstance(spec_, str) and spec_.strip().lower() == SAMPLE
+
+
+def quantize_artifact(artifact_dir: str | Path, config: QuantizeConfig) -> QuantizeResult:
+    """Calibrate once, emit each INT8 target (and FP16) into ``artifact_dir``; see module doc."""
+    config.validate()
+    art = Path(artifact_dir)
+    manifest = load_manifest(art)
+    fp32 = manifest.file("onnx", "fp32")
+    if fp32 is None:
+        raise ArtifactError(
+            f"artifact '{art}' has no model.fp32.onnx to quantize; re-export it with --formats onnx"
+        )
+    progress = Progress(config.progress)
+    calib_source, eval_source = _open_data(manifest, config, progress)
+    with tempfile.TemporaryDirectory(prefix=".tmp-quantize-", dir=art) as tmp:
+        work = Path(tmp)
+        result = QuantizeResult(art, {}, False)
+        if config.targets:
+            with progress.status("Preparing the FP32 graph for quantization (shape inference, BN folding)"):
+                prepared = qdq.prepare_model(art / fp32.path, work / "prepared.onnx")
+            ranges, reused = _calibration(art, manifest, fp32, prepared, calib_source, config, progress, work)
+            result = QuantizeResult(art, ranges.manifest_section(), reused)
+        with progress.status(f"Running FP32 on {len(eval_source)} eval images ({eval_source.name})"):
+            x, labels = eval_source.arrays()
+            eval_set = EvalSet(x, labels, eval_source.name)
+            ref = run_logits(art / fp32.path, x, config.batch_size)
+        outcomes, sections = {}, {}
+        for target in config.targets:
+            with progress.status(f"Emitting INT8 {target} ({spec(target).description})"):
+                out = emit_within_budget(
+                    prepared=prepared,
+                    ranges=ranges,
+                    target=target,
+                    out_path=work / spec(target).file_name,
+                    cache_path=work / "ort-calibration-cache.json",
+                    work_dir=work,
+                    eval_set=eval_set,
+                    ref_logits=ref,
+                    report_x=x[: config.report_size],
+                    max_drop=config.max_drop,
+                    max_rounds=config.max_rounds,
+                    batch_size=config.batch_size,
+                    input_name=manifest.input.name,
+                    on_round=progress.info,
+                )
+            fusion = qdq.conv_fusion(out.path, work / f"ort-optimized-{target}.onnx") if target == "cpu" else None
+            if fusion and fusion["float"] and not out.excluded:
+                progress.note(f"only {fusion['int8']} of {fusion['convs']} convs run as int8 kernels in ORT")
+            outcomes[target] = (out, fusion)
+            sections[target] = target_section(out, result.calibration, config.max_drop)
+            result.worst_layers[target] = sections[target]["worst"]
+        fp16 = None
+        if config.fp16:
+            with progress.status("Converting to FP16 (FP32 inputs/outputs) and checking parity"):
+                from resnet_deploy.quantize.fp16 import FILE_NAME, convert_fp16, fp16_parity
+
+                fp16_path = convert_fp16(art / fp32.path, work / FILE_NAME)
+                fp16 = fp16_parity(fp16_path, x, ref, config.batch_size)
+        _install(art, fp32, outcomes, sections, fp16, work, config, result)
+    result.notes = progress.notes
+    return result
+
+
+def _open_data(manifest: Manifest, config: QuantizeConfig, progress: Progress) -> tuple[Any, Any]:
+    """Open calibration and eval sources up front, so a bad path fails before any work."""
+    from resnet_deploy.data import open_source
+
+    pre = manifest.preprocessing
+    calib = None
+    if config.targets:
+        calib = open_source(config.calib_data, pre, split="calib", limit=config.calib_size, on_warning=progress.note)
+    if calib is not None and _is_sample(config.calib_data):
+        progress.note(
+            f"calibrating on the built-in sample set ({len(calib)} images), not your data; "
+            "pass --calib-data DIR|FILE to calibrate on images like the ones you will serve"
+        )
+    eval_spec = config.eval_data or config.calib_data
+    ev = open_source(eval_spec, pre, split="eval", on_warning=progress.note)
+    if config.eval_size is not None and len(ev) > config.eval_size:  # cap silently: it is a default
+        ev = open_source(eval_spec, pre, split="eval", limit=config.eval_size, on_warning=progress.note)
+    if config.eval_data is None and not _is_sample(eval_spec):
+        progress.note(
+            "accuracy is measured on the calibration data itself (not held out); pass --eval-data"
+        )
+    if not ev.has_labels:
+        progress.note(f"{ev.name} has no labels: drift is top-1 agreement with FP32, not accuracy")
+    return calib, ev
+
+
+def _calibration(
+    art: Path,
+    manifest: Manifest,
+    fp32: FileEntry,
+    prepared: Path,
+    source: Any,
+    config: QuantizeConfig,
+    progress: Progress,
+    work: Path,
+) -> tuple[CalibrationRanges, bool]:
+    """Reuse calibration.json when it answers this request exactly; else calibrate and install it."""
+    import onnxruntime
+
+    wanted = config.describe_calibration()
+    saved_path = art / CALIBRATION_FILE
+    if saved_path.is_file() and not config.recalibrate:
+        saved = CalibrationRanges.load(saved_path)
+        if (
+            saved.matches(wanted["method"], wanted["percentile"], source.sha256, fp32.sha256)
+            and saved.onnxruntime == onnxruntime.__version__
+            and _covers(saved, prepared)
+        ):
+            progress.info(
+                f"Reusing {CALIBRATION_FILE}: {saved.method} ranges of {len(saved.ranges)} tensors "
+                f"from {saved.count} images of {saved.dataset} (no calibration run)"
+            )
+            return saved, True
+    from resnet_deploy.data import CalibrationReader
+
+    reader = CalibrationReader(source, input_name=manifest.input.name, batch_size=config.batch_size)
+    label = wanted["method"] + (f" {wanted['percentile']:g}" if wanted["percentile"] is not None else "")
+    with progress.bar(f"Calibrating ({label}) on {source.name}", total=len(source)) as advance:
+        ranges = calibrate(
+            prepared,
+            reader,
+            method=wanted["method"],
+            percentile=wanted["percentile"],
+            work_dir=work,
+            dataset=source.name,
+            dataset_sha256=source.sha256,
+            model_sha256=fp32.sha256,
+            on_batch=advance,
+        )
+    tmp = ranges.save(work / CALIBRATION_FILE)
+    entry = install_file(art, tmp, CALIBRATION_FILE, "json", "fp32", None, kind="calibration")
+
+    def record(m: Manifest) -> None:
+        m.replace_file(entry)
+        m.calibration = ranges.manifest_section()
+
+    update_manifest(art, record)
+    return ranges, False
+
+
+def _covers(saved: CalibrationRanges, prepared: Path) -> bool:
+    """Saved ranges name every tensor ORT's calibrator would pick in the prepared graph."""
+    from onnxruntime.quantization.calibrate import CalibraterBase
+
+    base = CalibraterBase(prepared)
+    needed, _ = base.select_tensors_to_calibrate(base.model)
+    return needed <= saved.ranges.keys()
+
+
+def _install(
+    art: Path,
+    fp32: FileEntry,
+    outcomes: dict[str, Any],
+    sections: dict[str, dict[str, Any]],
+    fp16: dict[str, Any] | None,
+    work: Path,
+    config: QuantizeConfig,
+    result: QuantizeResult,
+) -> None:
+    """Move every finished file into the artifact, then record it all in one manifest update."""
+    entries: list[FileEntry] = []
+    target_info: dict[str, dict[str, Any]] = {}
+    for target, (out, fusion) in outcomes.items():
+        name = spec(target).file_name
+        entry = install_file(
+            art, out.path, name, "onnx", "int8", target, calibration=CALIBRATION_FILE, excluded_nodes=len(out.excluded)
+        )
+        entries.append(entry)
+        ratio = entry.size / fp32.size if fp32.size else 0.0
+        target_info[target] = {
+            **manifest_entry(target),
+            "size": entry.size,
+            "size_ratio": round(ratio, 4),
+            "fusion": fusion,
+            "max_drop": config.max_drop,
+            "rounds": out.rounds,
+            "created_at": now_iso(),
+        }
+        result.targets[target] = TargetResult(
+            target, art / name, entry.size, ratio, out.drift, list(out.excluded), out.rounds, fusion
+        )
+    if fp16 is not None:
+        from resnet_deploy.quantize.fp16 import FILE_NAME
+
+        entries.append(install_file(art, work / FILE_NAME, FILE_NAME, "onnx", "fp16", None, keep_io_types=True))
+        result.fp16 = {"file": FILE_NAME, "parity": fp16}
+    if sections:
+        (work / REPORT_FILE).write_text(merged_report(art / REPORT_FILE, sections))
+        entries.append(install_file(art, work / REPORT_FILE, REPORT_FILE, "json", "fp32", None, kind="quant_report"))
+
+    def record(m: Manifest) -> None:
+        import onnxruntime
+
+        for e in entries:
+            m.replace_file(e)
+        q = m.quantization
+        for target, info in target_info.items():
+            out = outcomes[target][0]
+            q.setdefault("targets", {})[target] = info
+            q.setdefault("drift", {})[f"int8-{target}"] = out.drift
+            q.setdefault("excluded_nodes", {})[target] = list(out.excluded)
+        if fp16 is not None:
+            q["fp16"] = {"file": result.fp16["file"], "keep_io_types": True, "parity": fp16}
+            m.parity["onnx:fp16"] = fp16
+        if sections:
+            q["report"] = REPORT_FILE
+        m.toolchain["onnxruntime"] = onnxruntime.__version__
+
+    update_manifest(art, record)

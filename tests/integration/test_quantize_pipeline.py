@@ -1,0 +1,235 @@
+"""quantize_artifact end to end on the tiny trained sample model (ResNet-20 at 32 px).
+
+One module-scoped run writes both INT8 targets + FP16; the other tests copy that
+artifact and re-run pieces of the stage. A spy on the real CalibrationReader
+counts how often calibration data is read, to prove ranges are computed once.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from resnet_deploy.artifact import load_manifest, read_manifest
+from resnet_deploy.errors import AccuracyBudgetError
+from resnet_deploy.quantize import QuantizeConfig, quantize_artifact
+
+SMALL = {"calib_size": 64, "eval_size": 160, "report_size": 16}
+
+
+class ReaderSpy:
+    """Counts get_next() calls on every real CalibrationReader."""
+
+    def __init__(self, mp: pytest.MonkeyPatch) -> None:
+        from resnet_deploy.data.calib_reader import CalibrationReader
+
+        self.calls = 0
+        original = CalibrationReader.get_next
+
+        def counted(reader: CalibrationReader):  # type: ignore[no-untyped-def]
+            self.calls += 1
+            return original(reader)
+
+        mp.setattr(CalibrationReader, "get_next", counted)
+
+
+@pytest.fixture(scope="module")
+def fp32_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from resnet_deploy.export import ExportConfig, export_artifact
+    from resnet_deploy.sample_model import ensure_sample_model
+
+    sm = ensure_sample_model("tiny")
+    out = tmp_path_factory.mktemp("quantize-int") / "tiny"
+    export_artifact(ExportConfig(
+        arch=sm.arch, weights=sm.checkpoint, num_classes=sm.num_classes, input_size=sm.input_size,
+        preprocessing=sm.preprocessing, labels=sm.labels, formats=("onnx",), out=out,
+    ))
+    return out
+
+
+@pytest.fixture(scope="module")
+def quantized(fp32_artifact: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    art = tmp_path_factory.mktemp("quantized") / "art"
+    shutil.copytree(fp32_artifact, art)
+    with pytest.MonkeyPatch.context() as mp:
+        spy = ReaderSpy(mp)
+        result = quantize_artifact(art, QuantizeConfig(fp16=True, **SMALL))
+    return art, result, spy.calls
+
+
+def _copy(src: Path, tmp_path: Path) -> Path:
+    dst = tmp_path / "art"
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_everything_is_written_and_listed(quantized) -> None:
+    art, result, calls = quantized
+    assert calls == 64 // 32 + 1  # two batches of 32, then None: calibrated exactly once
+    m = load_manifest(art)  # verifies every file's sha256
+    keys = {f.key for f in m.files if f.format == "onnx"}
+    assert {"fp32", "int8-cpu", "int8-tensorrt", "fp16"} <= keys
+    assert {f.path for f in m.files} >= {"calibration.json", "quant_report.json"}
+    assert m.file("onnx", "int8", "cpu").path == "model.int8-cpu.onnx"
+    assert m.calibration["count"] == 64 and m.calibration["file"] == "calibration.json"
+    assert m.calibration["method"] == result.calibration["method"]
+    for target in ("cpu", "tensorrt"):
+        d = m.quantization["drift"][f"int8-{target}"]
+        assert {"top1_fp32", "top1", "top5_fp32", "top5", "agreement", "max_abs", "cosine", "n"} <= d.keys()
+        assert d["n"] == 160 and d["labelled"] is True
+        assert m.quantization["excluded_nodes"][target] == []
+        assert 0.2 < m.quantization["targets"][target]["size_ratio"] < 0.4
+    assert m.quantization["targets"]["cpu"]["fusion"]["float"] == 0
+    assert not list(art.glob(".tmp*"))  # the work directory is gone
+
+
+def test_calibration_json_holds_ranges_method_count_and_data_hash(quantized) -> None:
+    from resnet_deploy.data import open_source
+
+    art, _, _ = quantized
+    cal = json.loads((art / "calibration.json").read_text())
+    assert cal["count"] == 64 and cal["method"] in ("entropy", "minmax", "percentile")
+    pre = read_manifest(art).preprocessing
+    assert cal["dataset_sha256"] == open_source("sample", pre, split="calib", limit=64).sha256
+    assert "input" in cal["ranges"] and len(cal["ranges"]) > 30
+    assert all(lo <= hi for lo, hi in cal["ranges"].values())
+
+
+def test_quant_report_has_per_layer_sqnr_and_worst_ten(quantized) -> None:
+    art, result, _ = quantized
+    report = json.loads((art / "quant_report.json").read_text())
+    for target in ("cpu", "tensorrt"):
+        sec = report["targets"][target]
+        assert len(sec["weights"]) == 20  # 19 convs + the classifier
+        assert all("sqnr_db" in v and "cumulative_sqnr_db" in v for v in sec["activations"].values())
+        worst = sec["worst"]
+        assert len(worst) == 10 and worst == result.worst_layers[target]
+        assert [w["sqnr_db"] for w in worst] == sorted(w["sqnr_db"] for w in worst)
+
+
+def test_fp16_is_fp16_inside_fp32_outside_and_matches(quantized) -> None:
+    art, result, _ = quantized
+    model = onnx.load(str(art / "model.fp16.onnx"))
+    f32 = onnx.TensorProto.FLOAT
+    assert [i.type.tensor_type.elem_type for i in model.graph.input] == [f32]
+    assert [o.type.tensor_type.elem_type for o in model.graph.output] == [f32]
+    conv_w = {n.input[1] for n in model.graph.node if n.op_type == "Conv"}
+    assert {i.data_type for i in model.graph.initializer if i.name in conv_w} == {onnx.TensorProto.FLOAT16}
+    assert result.fp16["parity"]["passed"] and read_manifest(art).parity["onnx:fp16"]["passed"]
+
+
+def test_another_target_reuses_the_saved_ranges(quantized, tmp_path: Path, monkeypatch) -> None:
+    art = _copy(quantized[0], tmp_path)
+    spy = ReaderSpy(monkeypatch)
+    result = quantize_artifact(art, QuantizeConfig(targets=("tensorrt",), **SMALL))
+    assert spy.calls == 0 and result.calibration_reused
+    report = json.loads((art / "quant_report.json").read_text())
+    assert set(report["targets"]) == {"cpu", "tensorrt"}  # the cpu section survives
+    other = "minmax" if result.calibration["method"] != "minmax" else "percentile"
+    result = quantize_artifact(art, QuantizeConfig(targets=("cpu",), calib_method=other, **SMALL))
+    assert spy.calls == 3 and not result.calibration_reused  # another method: calibrated once more
+    assert read_manifest(art).calibration["method"] == other
+
+
+def test_cli_json_is_clean_on_stdout(quantized, tmp_path: Path, boundary_eval, monkeypatch, capsys) -> None:
+    from resnet_deploy.cli import main
+
+    art = _copy(quantized[0], tmp_path)
+    monkeypatch.setattr(sys, "argv", ["resnet-deploy", "quantize", str(art), "--targets", "cpu",
+                                      "--calib-size", "64", "--eval-data", str(boundary_eval), "--json"])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    assert exc.value.code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["calibration"]["reused"] is True and out["targets"]["cpu"]["file"] == "model.int8-cpu.onnx"
+
+
+def _boundary_inputs(model: Path, pre, pairs: int = 16) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """Inputs on FP32 decision boundaries (bisection between images of different classes).
+
+    Their top-1 margin is ~0, so INT8 noise flips about half of them: an eval set
+    on which no quantised model can reach perfect agreement.
+    """
+    import onnxruntime as ort
+
+    from resnet_deploy.data import open_source
+
+    sess = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+
+    def top1(x: np.ndarray) -> np.ndarray:
+        return sess.run(None, {"input": x.astype(np.float32)})[0].argmax(1)
+
+    rng = np.random.default_rng(0)
+    x, _ = open_source("sample", pre, split="eval", limit=64).arrays()
+    x = np.concatenate([x, 3 * rng.standard_normal((64, *x.shape[1:])).astype(np.float32)])
+    cls = top1(x)
+    out = []
+    for _ in range(pairs * 20):
+        i, j = rng.integers(len(x), size=2)
+        if cls[i] == cls[j]:
+            continue
+        lo, hi = 0.0, 1.0
+        for _ in range(40):
+            mid = (lo + hi) / 2
+            if top1(((1 - mid) * x[i] + mid * x[j])[None])[0] == cls[i]:
+                lo = mid
+            else:
+                hi = mid
+        out += [(1 - lo) * x[i] + lo * x[j], (1 - hi) * x[i] + hi * x[j]]
+        if len(out) >= 2 * pairs:
+            break
+    assert len(out) >= 8, "the FP32 model predicts a single class everywhere"
+    return np.stack(out).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def boundary_eval(quantized, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    art = quantized[0]
+    path = tmp_path_factory.mktemp("boundary") / "boundary.npy"
+    np.save(path, _boundary_inputs(art / "model.fp32.onnx", read_manifest(art).preprocessing))
+    return path
+
+
+def test_guard_keeps_sensitive_nodes_float_from_the_same_ranges(quantized, tmp_path, boundary_eval, monkeypatch) -> None:
+    art = _copy(quantized[0], tmp_path)
+    spy = ReaderSpy(monkeypatch)
+    config = QuantizeConfig(targets=("cpu",), eval_data=str(boundary_eval), max_drop=0.0, **SMALL)
+    try:
+        result = quantize_artifact(art, config)
+    except AccuracyBudgetError as exc:
+        assert "node(s) excluded" in str(exc) and "best was" in str(exc)
+        assert read_manifest(art).quantization["excluded_nodes"]["cpu"] == []  # nothing half-written
+    else:
+        t = result.targets["cpu"]
+        assert t.excluded_nodes and t.rounds > 1 and t.drift["agreement"] == 1.0  # budget 0 met
+        assert read_manifest(art).quantization["excluded_nodes"]["cpu"] == t.excluded_nodes
+        history = json.loads((art / "quant_report.json").read_text())["targets"]["cpu"]["guard"]["history"]
+        assert [h["excluded"] for h in history][:3] == [0, 1, 2]
+    assert spy.calls == 0  # every retry re-emitted from calibration.json
+
+
+def test_budget_error_names_the_best_attempt(quantized, tmp_path, boundary_eval) -> None:
+    art = _copy(quantized[0], tmp_path)
+    before = (art / "model.int8-cpu.onnx").read_bytes()
+    config = QuantizeConfig(targets=("cpu",), eval_data=str(boundary_eval), max_drop=0.0, max_rounds=1, **SMALL)
+    with pytest.raises(AccuracyBudgetError, match=r"could not reach .* best was [0-9.]+ pt with [01] node\(s\) excluded") as exc:
+        quantize_artifact(art, config)
+    assert exc.value.exit_code == 1
+    assert (art / "model.int8-cpu.onnx").read_bytes() == before
+    load_manifest(art)
+
+
+def test_fp16_only_needs_no_calibration(fp32_artifact, tmp_path, monkeypatch) -> None:
+    art = _copy(fp32_artifact, tmp_path)
+    spy = ReaderSpy(monkeypatch)
+    result = quantize_artifact(art, QuantizeConfig(targets=(), fp16=True, eval_size=64))
+    assert spy.calls == 0 and result.calibration == {} and not result.targets
+    m = load_manifest(art)
+    assert m.file("onnx", "fp16") is not None and m.calibration is None
+    assert not (art / "calibration.json").exists()
