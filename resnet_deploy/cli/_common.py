@@ -25,8 +25,12 @@ def run_cli(group: click.Group) -> None:
     except click.exceptions.Abort:
         click.echo("error: interrupted; nothing was written", err=True)
         sys.exit(130)
+    except click.UsageError as exc:
+        cmd = exc.ctx.command_path if exc.ctx is not None else "resnet-deploy"
+        click.echo(f"error: {exc.format_message()} (see '{cmd} --help')", err=True)
+        sys.exit(EXIT_USAGE)
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
     except ResNetDeployError as exc:
         click.echo(f"error: {exc}", err=True)

@@ -82,7 +82,7 @@ def bench(artifact: str, out: Output, **opts: Any) -> None:
         if report.selection:
             s = report.selection
             out.info(f"selected [bold]{s['backend']}[/bold] ({s['strategy']}): {s['reason']}")
-        out.info(f"reports: {report.files.get('html')} (+ json, csv, md, plots)")
+        out.info(f"reports: {Path(artifact) / report.files.get('html', '')} (+ json, csv, md, plots)")
 
     data = report.to_dict()
     for row in data["rows"]:

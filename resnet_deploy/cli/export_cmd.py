@@ -12,6 +12,8 @@ from typing import Any
 import click
 
 from resnet_deploy.cli._common import Output, output_options
+from resnet_deploy.cli.engine_cmd import make_engine_config, render_engine_summary
+from resnet_deploy.cli.quantize_cmd import config_from_options, int8_options
 from resnet_deploy.errors import ResNetDeployError
 
 DEFAULT_FORMATS = "onnx,torchscript,exported-program"
@@ -31,7 +33,9 @@ def _fmt_size(n: int) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.1f} kB"
 
 
-def render_export_summary(out: Output, result: Any, extra: dict[str, Any] | None = None) -> None:
+def render_export_summary(
+    out: Output, result: Any, extra: dict[str, Any] | None = None, after: Any = None
+) -> None:
     """The command's final output: JSON on stdout with --json, else a table (nothing with --quiet).
 
     ``extra`` holds sections added by later pipeline steps (merged into the JSON).
@@ -63,7 +67,9 @@ def render_export_summary(out: Output, result: Any, extra: dict[str, Any] | None
             f"{m.model.params / 1e6:.2f}M params, {m.model.gmacs:.2f} GMACs at {s}x{s}; "
             f"parity passed for {len(result.parity)} format(s) in {result.seconds:.1f} s"
         )
-        out.info(f"Next: resnet-deploy quantize {result.out_dir}   or   resnet-deploy bench {result.out_dir}")
+        if after is not None:
+            after()
+        out.info(f"Next: resnet-deploy bench {result.out_dir}   or   resnet-deploy predict {result.out_dir} IMAGE")
 
     out.result(data, human)
 
@@ -86,19 +92,24 @@ def render_export_summary(out: Output, result: Any, extra: dict[str, Any] | None
 @click.option("--opset", default=None, metavar="N",
               help="ONNX opset, 18 or newer (default: the dynamo exporter's default, recorded in the manifest).")
 @click.option("--labels", default=None, metavar="FILE", help="Class names, one per line (stored as labels.txt).")
-@click.option("--calib-data", default=None, metavar="SPEC",
-              help="Calibration images (sample, ImageFolder or image dir, .npy/.npz); export uses them "
-                   "as extra parity inputs when --eval-data is not given.")
-@click.option("--eval-data", default=None, metavar="SPEC",
-              help="Held-out images (same kinds of SPEC) added to the parity check.")
 @click.option("--out", "-o", "out_dir", default=None, metavar="DIR",
               help="Artifact directory to create (default: artifacts/<arch> under the current directory).")
 @click.option("--force", "-f", is_flag=True, help="Replace DIR if it already exists.")
+@click.option("--int8", is_flag=True,
+              help="Also quantise to INT8 (Q/DQ per --targets) from --calib-data, in the same atomic run.")
+@int8_options
+@click.option("--tensorrt", is_flag=True,
+              help="Also build a TensorRT engine (INT8 with --int8, else FP32; FP16 too with --fp16).")
+@click.option("--engine-batch", default="1,8,32", show_default=True, metavar="MIN,OPT,MAX",
+              help="Engine optimisation profile over the batch dimension (with --tensorrt).")
+@click.option("--engine-family", default="auto", show_default=True, metavar="auto|tensorrt|tensorrt-rtx",
+              help="Engine library (with --tensorrt); auto prefers TensorRT, else TensorRT-RTX.")
 @output_options
 def export(
     out: Output, arch: str, weights: str | None, num_classes: str | None, input_size: str | None,
     variant: str, new_head: bool, formats: str, opset: str | None, labels: str | None,
-    calib_data: str | None, eval_data: str | None, out_dir: str | None, force: bool,
+    out_dir: str | None, force: bool, int8: bool, tensorrt: bool, engine_batch: str,
+    engine_family: str, **int8_kwargs: Any,
 ) -> None:
     """Export a ResNet to ONNX, TorchScript and torch.export, verified against PyTorch.
 
@@ -107,13 +118,31 @@ def export(
     100% top-1 agreement, else exit 1), and everything lands in one artifact
     directory with a manifest.json. A failed run leaves nothing behind.
 
+    With --int8 (and/or --fp16) the artifact also gets model.int8-cpu.onnx and
+    model.int8-tensorrt.onnx from one calibration, checked against --max-drop;
+    with --tensorrt an engine is built too. All stages succeed or nothing is written.
+
     \b
     Example:
       resnet-deploy export --arch resnet50 --weights resnet50.pth --out artifacts/r50
+      resnet-deploy export --arch resnet50 --weights resnet50.pth --int8 --calib-data /data/val --calib-size 512
       resnet-deploy export --arch resnet18 --num-classes 10 --input-size 64 --formats onnx
     """
-    from resnet_deploy.export import ExportConfig, export_artifact
+    from resnet_deploy.export import ExportConfig
+    from resnet_deploy.pipeline import PipelineConfig, run_pipeline
 
+    fp16 = bool(int8_kwargs.get("fp16"))
+    calib_data, eval_data = int8_kwargs.get("calib_data"), int8_kwargs.get("eval_data")
+    quant = None
+    if int8 or fp16:
+        if not int8:
+            int8_kwargs["targets"] = ""
+        quant = config_from_options(int8_kwargs, progress=out)
+    engines = []
+    if tensorrt:
+        precisions = ["int8" if int8 else "fp32"] + (["fp16"] if fp16 else [])
+        engines = [make_engine_config(p, engine_batch, None, None, None, engine_family, False, False)
+                   for p in precisions]
     config = ExportConfig(
         arch=arch,
         weights=weights,
@@ -129,5 +158,19 @@ def export(
         parity_data=eval_data or calib_data,
         progress=out,
     )
-    result = export_artifact(config)
-    render_export_summary(out, result)
+    result = run_pipeline(PipelineConfig(export=config, quantize=quant, engines=engines))
+    extra: dict[str, Any] = {}
+    if result.quantize is not None:
+        extra["quantize"] = result.quantize.to_dict()
+    if result.engines:
+        extra["engines"] = [e.to_dict() for e in result.engines]
+
+    def more() -> None:
+        if result.quantize is not None:
+            from resnet_deploy.cli.quantize_cmd import render as render_quant
+
+            render_quant(out, result.quantize)
+        for e in result.engines:
+            render_engine_summary(out, e)
+
+    render_export_summary(out, result.export, extra=extra, after=more)

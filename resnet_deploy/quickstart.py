@@ -1,0 +1,151 @@
+"""The main job on built-in defaults, offline: sample model -> export --int8 -> benchmark.
+
+This is what the README's first command runs. It uses only what the project
+ships or makes (the sample model is trained on scikit-learn's digits plus a
+generated harder set, and cached), so it works on a fresh machine without
+any download. Every step is the same library call a user would make by hand.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from resnet_deploy._optional import is_available
+
+# torch.compile's first compile costs about a minute on 2 cores and helps little at
+# this size; it stays available through `resnet-deploy bench --backends torch-compile`.
+DEFAULT_SKIP = ("torch-compile",)
+
+
+@dataclass
+class QuickstartConfig:
+    """Knobs of the end-to-end run; defaults finish in a few minutes on 2 cores."""
+
+    out: Path = Path("artifacts/quickstart")
+    preset: str = "quickstart"
+    calib_size: int = 512
+    max_drop: float = 0.5
+    batch_sizes: tuple[int, ...] = (1, 16)
+    time_budget: float = 1.0
+    threads: int | None = None
+    peer: bool = True
+    engines: bool = True  # build TensorRT/TensorRT-RTX engines when such a module is installed
+    cache_dir: Path | None = None
+    progress: Any = None
+    argv: list[str] | None = None
+
+
+@dataclass
+class QuickstartResult:
+    sample: Any  # resnet_deploy.sample_model.SampleModel
+    pipeline: Any  # resnet_deploy.pipeline.PipelineResult
+    bench: Any  # resnet_deploy.bench.report.BenchReport
+    seconds: float = 0.0
+    steps: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def out_dir(self) -> Path:
+        return self.pipeline.out_dir
+
+    @property
+    def html_report(self) -> str | None:
+        return self.bench.files.get("html")
+
+    def to_dict(self) -> dict[str, Any]:
+        s = self.sample
+        return {
+            "artifact": str(self.out_dir),
+            "sample_model": {"arch": s.arch, "input_size": s.input_size, "checkpoint": str(s.checkpoint),
+                             "heldout_top1": s.accuracy, "cached": s.cached},
+            "quantization_drift": self.pipeline.to_dict().get("quantize", {}).get("drift")
+            if self.pipeline.quantize is not None else None,
+            "bench": self.bench.summary(),
+            "reports": dict(self.bench.files),
+            "steps_seconds": {k: round(v, 1) for k, v in self.steps.items()},
+            "seconds": round(self.seconds, 1),
+        }
+
+
+def _say(progress: Any, message: str) -> None:
+    if progress is not None and hasattr(progress, "info"):
+        progress.info(message)
+
+
+def _train_progress(progress: Any) -> Any:
+    if progress is None or not hasattr(progress, "info"):
+        return None
+
+    def report(epoch: int, epochs: int, loss: float, acc: float) -> None:
+        progress.info(f"  epoch {epoch}/{epochs}: loss {loss:.3f}, train acc {100 * acc:.1f}%")
+
+    return report
+
+
+def tensorrt_family() -> str | None:
+    """The engine family the quickstart can build here, if any."""
+    if is_available("tensorrt"):
+        return "tensorrt"
+    if is_available("tensorrt_rtx"):
+        return "tensorrt-rtx"
+    return None
+
+
+def run_quickstart(cfg: QuickstartConfig) -> QuickstartResult:
+    """Train (or reuse) the sample model, export it with INT8, benchmark every CPU backend."""
+    from resnet_deploy.bench.config import BenchConfig
+    from resnet_deploy.bench.run import run_bench
+    from resnet_deploy.export.config import ExportConfig
+    from resnet_deploy.pipeline import PipelineConfig, run_pipeline
+    from resnet_deploy.quantize.config import QuantizeConfig
+    from resnet_deploy.runtime.registry import backend_names
+    from resnet_deploy.sample_model import ensure_sample_model
+
+    t0 = time.perf_counter()
+    steps: dict[str, float] = {}
+    p = cfg.progress
+
+    _say(p, f"[bold]1/3[/bold] sample model ({cfg.preset} preset): trained once on the built-in data, then cached")
+    t = time.perf_counter()
+    sample = ensure_sample_model(cfg.preset, cache_dir=cfg.cache_dir, progress=_train_progress(p))
+    steps["sample_model"] = time.perf_counter() - t
+    how = "from cache" if sample.cached else f"trained in {sample.train_seconds:.0f} s"
+    _say(p, f"  {sample.arch} at {sample.input_size}px, held-out top-1 {100 * sample.accuracy:.1f}% ({how})")
+
+    family = tensorrt_family() if cfg.engines else None
+    engines = []
+    if family is not None:
+        from resnet_deploy.engines.build import EngineConfig
+
+        engines = [EngineConfig(precision="int8", family=family, min_batch=1, opt_batch=8, max_batch=32)]
+    _say(p, "[bold]2/3[/bold] export + INT8 (calibration on the built-in sample set; targets cpu, tensorrt)"
+            + (f" + {family} engine" if family else " (no TensorRT module installed: no engines)"))
+    t = time.perf_counter()
+    pipeline = run_pipeline(PipelineConfig(
+        export=ExportConfig(
+            arch=sample.arch, weights=sample.checkpoint, num_classes=sample.num_classes,
+            input_size=sample.input_size, formats=("onnx", "torchscript", "exported-program"),
+            out=cfg.out, force=True, preprocessing=sample.preprocessing, labels=list(sample.labels),
+            parity_data="sample", progress=p,
+        ),
+        quantize=QuantizeConfig(
+            calib_data="sample", calib_size=cfg.calib_size, targets=("cpu", "tensorrt"),
+            max_drop=cfg.max_drop, eval_data="sample", progress=p,
+        ).validate(),
+        engines=engines,
+    ))
+    steps["export_int8"] = time.perf_counter() - t
+
+    _say(p, "[bold]3/3[/bold] benchmark: every CPU backend + the OpenVINO+NNCF INT8 peer, accuracy on held-out data")
+    t = time.perf_counter()
+    backends = [b for b in backend_names() if b not in DEFAULT_SKIP]
+    report = run_bench(pipeline.out_dir, BenchConfig(
+        backends=backends, batch_sizes=list(cfg.batch_sizes), scenarios="all", time_budget=cfg.time_budget,
+        threads=cfg.threads, eval_data="sample", calib_data="sample", peer=cfg.peer,
+        select="min-latency", max_drop=cfg.max_drop, progress=p, argv=cfg.argv,
+    ))
+    steps["bench"] = time.perf_counter() - t
+    return QuickstartResult(sample=sample, pipeline=pipeline, bench=report,
+                            seconds=time.perf_counter() - t0, steps=steps)
