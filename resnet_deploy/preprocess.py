@@ -97,15 +97,28 @@ def normalize(hwc_uint8: np.ndarray, pre: Any) -> np.ndarray:
     return np.ascontiguousarray(arr.transpose(2, 0, 1), dtype=np.float32)
 
 
-def preprocess_image(src: Any, pre: Any) -> np.ndarray:
-    """One image (path/bytes/PIL) -> float32 CHW array, per ``pre`` (a manifest Preprocessing)."""
+def crop_image(src: Any, pre: Any) -> np.ndarray:
+    """One image (path/bytes/PIL) -> resized + centre-cropped uint8 HWC RGB (before normalize).
+
+    Split out so data sources can cache the small uint8 crop and normalise per batch.
+    """
     img = open_image(src)
     img = resize_center_crop(img, pre.resize, pre.crop, pre.interpolation)
-    return normalize(np.asarray(img, dtype=np.uint8), pre)
+    return np.asarray(img, dtype=np.uint8)
+
+
+def preprocess_image(src: Any, pre: Any) -> np.ndarray:
+    """One image (path/bytes/PIL) -> float32 CHW array, per ``pre`` (a manifest Preprocessing)."""
+    return normalize(crop_image(src, pre), pre)
 
 
 def preprocess_array_hwc(arr: np.ndarray, pre: Any) -> np.ndarray:
     """A raw uint8 HWC (or HW) image array -> float32 CHW, through the same PIL path."""
+    return normalize(crop_array_hwc(arr, pre), pre)
+
+
+def crop_array_hwc(arr: np.ndarray, pre: Any) -> np.ndarray:
+    """A raw uint8 HWC (or HW) image array -> resized + centre-cropped uint8 HWC RGB."""
     from PIL import Image
 
     if arr.ndim == 2:
@@ -116,7 +129,7 @@ def preprocess_array_hwc(arr: np.ndarray, pre: Any) -> np.ndarray:
         arr = np.repeat(arr, 3, axis=-1)
     img = to_rgb(Image.fromarray(np.ascontiguousarray(arr.astype(np.uint8))))
     img = resize_center_crop(img, pre.resize, pre.crop, pre.interpolation)
-    return normalize(np.asarray(img, dtype=np.uint8), pre)
+    return np.asarray(img, dtype=np.uint8)
 
 
 def ten_crop(img: Any, resize: int, crop: int, interpolation: str = "bilinear") -> list[Any]:
