@@ -155,7 +155,7 @@ def export(
         force=force,
         new_head=new_head,
         labels=labels,
-        parity_data=eval_data or calib_data,
+        parity_data=eval_data or (calib_data if (int8 or fp16 or calib_data != "sample") else None),
         progress=out,
     )
     result = run_pipeline(PipelineConfig(export=config, quantize=quant, engines=engines))

@@ -44,9 +44,16 @@ def prepare_triton_environment(environ: dict[str, str] | None = None) -> list[st
     """Prepend the interpreter's lib dir to ``LD_LIBRARY_PATH`` (idempotent).
 
     Must run before PyTriton spawns ``tritonserver``: children inherit
-    ``os.environ`` at spawn time. Returns the resulting search path entries.
+    ``os.environ`` at spawn time. Also puts this interpreter's directory first on
+    ``PATH``: the Python-backend stub embeds the base interpreter, which finds a
+    virtual environment (and so our packages) only through the ``python3`` it
+    sees on ``PATH``, so a venv that was not activated would be invisible.
+    Returns the resulting library search path entries.
     """
     env = os.environ if environ is None else environ
+    bindir = os.path.dirname(sys.executable)
+    path = [p for p in env.get("PATH", "").split(os.pathsep) if p and p != bindir]
+    env["PATH"] = os.pathsep.join([bindir, *path])
     current = [p for p in env.get("LD_LIBRARY_PATH", "").split(os.pathsep) if p]
     libdir = python_libdir()
     if libdir is not None:
