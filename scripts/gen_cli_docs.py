@@ -8,8 +8,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import click
-
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -18,7 +16,9 @@ def render() -> str:
     sys.path.insert(0, str(ROOT))
     from resnet_deploy.cli import cli
 
-    ctx = click.Context(cli, info_name="resnet-deploy", terminal_width=100, max_content_width=100)
+    # make_context applies the group's context_settings (e.g. -h), as a real invocation does
+    ctx = cli.make_context("resnet-deploy", [], resilient_parsing=True, terminal_width=100,
+                           max_content_width=100)
     parts = [
         "# CLI reference",
         "",
@@ -39,8 +39,7 @@ def render() -> str:
         cmd = cli.get_command(ctx, name)
         if cmd is None:
             continue
-        sub = click.Context(cmd, info_name=f"resnet-deploy {name}", parent=None,
-                            terminal_width=100, max_content_width=100)
+        sub = cmd.make_context(f"resnet-deploy {name}", [], parent=ctx, resilient_parsing=True)
         parts += ["", f"## resnet-deploy {name}", "", "```", cmd.get_help(sub), "```"]
     return "\n".join(parts) + "\n"
 
