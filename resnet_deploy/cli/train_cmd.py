@@ -28,15 +28,12 @@ def train_sample(preset: str, cache_dir: Path | None, force: bool, out: Output) 
       resnet-deploy train-sample
       resnet-deploy train-sample --preset tiny --json
     """
-    from resnet_deploy.sample_model import PRESETS, ensure_sample_model
+    from resnet_deploy.sample_model import ensure_sample_model
 
-    epochs = len(PRESETS[preset].schedule)
-    with out.progress(f"training sample model '{preset}'", total=epochs) as advance:
+    def progress(epoch: int, total: int, loss: float, acc: float) -> None:
+        out.info(f"epoch {epoch}/{total}: loss {loss:.3f}, train accuracy {acc:.1%}")
 
-        def progress(epoch: int, total: int, loss: float, acc: float) -> None:
-            advance(1)
-            out.info(f"epoch {epoch}/{total}: loss {loss:.3f}, train accuracy {acc:.1%}")
-
+    with out.status(f"sample model '{preset}' (trained once, a few seconds to ~2 min; then cached)"):
         sm = ensure_sample_model(preset, cache_dir=cache_dir, progress=progress, force=force)
 
     data = {

@@ -29,7 +29,7 @@ SAMPLE_CLASSES = [str(d) for d in range(10)]
 SPLITS = ("train", "calib", "eval")
 IMAGE_SIZE = 80
 SEED = 20250101
-VERSION = 2  # bump when the rendering changes (sample models are cached per version)
+VERSION = 3  # bump when the rendering changes (sample models are cached per version)
 
 # split -> (number of source digits, clean renders per digit, hard renders per digit)
 _PLAN: dict[str, tuple[int | None, int, int]] = {
@@ -82,7 +82,7 @@ def _mask(glyph: np.ndarray, rng: np.random.Generator, hard: bool) -> np.ndarray
     canvas = Image.new("L", (size, size), 0)
     canvas.paste(img, ((size - base) // 2, (size - base) // 2))
     if hard:
-        angle = math.radians(rng.uniform(-25, 25))
+        angle = math.radians(rng.uniform(-20, 20))
         scale = rng.uniform(0.75, 1.05)
         shear = rng.uniform(-0.25, 0.25)
         shift = rng.uniform(-6, 6, size=2)
@@ -124,7 +124,7 @@ def _background(rng: np.random.Generator, bg: np.ndarray, hard: bool) -> np.ndar
     img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB")
     draw = ImageDraw.Draw(img)
     for _ in range(int(rng.integers(2, 6))):
-        colour = tuple(int(v) for v in np.clip(bg + rng.normal(0, 60, size=3), 0, 255))
+        colour = tuple(int(v) for v in np.clip(bg + rng.normal(0, 40, size=3), 0, 255))
         x0, y0, x1, y1 = (int(v) for v in rng.integers(0, size, size=4))
         box = (min(x0, x1), min(y0, y1), max(x0, x1) + 2, max(y0, y1) + 2)
         kind = rng.integers(0, 3)
@@ -141,46 +141,56 @@ def _render(glyph: np.ndarray, rng: np.random.Generator, hard: bool) -> np.ndarr
     """One 80x80x3 uint8 image of ``glyph`` (an 8x8 digit scaled to [0, 1])."""
     from PIL import Image, ImageDraw, ImageFilter
 
-    bg, fg = _colours(rng, 70.0 if hard else 100.0)
+    bg, fg = _colours(rng, 80.0 if hard else 100.0)
     back = _background(rng, bg, hard)
     m = _mask(glyph, rng, hard)[..., None]
     img = back * (1 - m) + fg * m
     if hard:
         pil = Image.fromarray(np.clip(img, 0, 255).astype(np.uint8), "RGB")
         draw = ImageDraw.Draw(pil)
-        for _ in range(int(rng.integers(0, 3))):  # thin occluding lines across the digit
+        for _ in range(int(rng.integers(0, 2))):  # a thin occluding line across the digit
             colour = tuple(int(v) for v in rng.integers(0, 256, size=3))
             draw.line(tuple(int(v) for v in rng.integers(0, IMAGE_SIZE, size=4)), fill=colour, width=1)
         if rng.random() < 0.3:
             pil = pil.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.4, 1.0))))
         img = np.asarray(pil, dtype=np.float32)
-        sigma = rng.uniform(4, 18)
+        sigma = rng.uniform(4, 14)
     else:
         sigma = 3.0
     img = img + rng.standard_normal(img.shape, dtype=np.float32) * np.float32(sigma)
     return np.clip(np.rint(img), 0, 255).astype(np.uint8)
 
 
-@functools.cache
 def sample_arrays(split: str) -> tuple[np.ndarray, np.ndarray]:
     """Raw images (N, 80, 80, 3) uint8 and labels (N,) int64 of one split, read-only, cached."""
+    x, y, _ = _build(split)
+    return x, y
+
+
+def hard_mask(split: str) -> np.ndarray:
+    """(N,) bool: True where the image is a "hard" rendering (for per-flavour accuracy)."""
+    return _build(split)[2]
+
+
+@functools.cache
+def _build(split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if split not in SPLITS:
         raise DataError(f"unknown sample split '{split}'; choose one of: {', '.join(SPLITS)}")
     digits, targets = _load_digits()
     idx = _split_indices(len(digits))[split]
     _, n_clean, n_hard = _PLAN[split]
     rng = np.random.default_rng([SEED, SPLITS.index(split)])
-    images, labels = [], []
+    images, labels, flags = [], [], []
     for i in idx:
         for hard in [False] * n_clean + [True] * n_hard:
             images.append(_render(digits[i], rng, hard))
             labels.append(targets[i])
+            flags.append(hard)
     order = rng.permutation(len(images))
-    x = np.stack(images)[order]
-    y = np.asarray(labels, dtype=np.int64)[order]
-    x.setflags(write=False)
-    y.setflags(write=False)
-    return x, y
+    out = np.stack(images)[order], np.asarray(labels, np.int64)[order], np.asarray(flags)[order]
+    for a in out:
+        a.setflags(write=False)
+    return out
 
 
 def source_digits(split: str) -> np.ndarray:

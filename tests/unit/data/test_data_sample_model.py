@@ -81,3 +81,43 @@ def test_cache_root_precedence(monkeypatch, tmp_path):
     assert cache_root(tmp_path / "arg") == tmp_path / "arg"
     monkeypatch.delenv("RESNET_DEPLOY_CACHE")
     assert cache_root().name == "resnet-deploy"
+
+
+def _fake_training(monkeypatch, calls: list[int], delay: float = 0.0):
+    """Replace the (slow) training with a random init; cache writing and locking stay real."""
+    import time
+
+    import resnet_deploy.sample_model as sm
+
+    def fake(p, pre, progress=None, threads=None):
+        calls.append(1)
+        time.sleep(delay)
+        model = create_model(p.arch, num_classes=10)
+        return model.state_dict(), {"accuracy": 0.5, "eval_images": 1, "train_images": 1, "threads": 1}
+
+    monkeypatch.setattr(sm, "train_sample_model", fake)
+
+
+def test_concurrent_callers_train_once(monkeypatch, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    calls: list[int] = []
+    _fake_training(monkeypatch, calls, delay=0.5)
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(lambda _: ensure_sample_model("tiny", cache_dir=tmp_path), range(3)))
+    assert len(calls) == 1
+    assert len({r.sha256 for r in results}) == 1
+    assert sorted(r.cached for r in results) == [False, True, True]
+    assert [p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")] == ["sample-tiny-v1"]
+
+
+def test_corrupt_cache_is_retrained(monkeypatch, tmp_path):
+    calls: list[int] = []
+    _fake_training(monkeypatch, calls)
+    first = ensure_sample_model("tiny", cache_dir=tmp_path)
+    first.checkpoint.write_bytes(b"garbage")
+    second = ensure_sample_model("tiny", cache_dir=tmp_path)
+    assert len(calls) == 2 and not second.cached
+    torch.load(second.checkpoint, weights_only=True)  # a real checkpoint again
+    third = ensure_sample_model("tiny", cache_dir=tmp_path, force=True)
+    assert len(calls) == 3 and not third.cached
