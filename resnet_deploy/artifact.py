@@ -20,14 +20,20 @@ import datetime as _dt
 import hashlib
 import json
 import os
-import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from resnet_deploy.errors import ArtifactError, ResNetDeployError
+from resnet_deploy.atomic import (  # noqa: F401 - re-exported: artifact writers use them
+    check_output_dir,
+    make_readable,
+    publish_dir,
+    staging_dir,
+    temp_path,
+)
+from resnet_deploy.errors import ArtifactError
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -245,14 +251,6 @@ def make_entry(
     )
 
 
-def _make_readable(path: str | os.PathLike[str], directory: bool = False) -> None:
-    """Give a mkstemp/mkdtemp result (0600/0700) the usual umask mode, so a server running as
-    another user (e.g. Triton in a container) can read the artifact."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    os.chmod(path, (0o777 if directory else 0o666) & ~mask)
-
-
 def save_manifest(manifest: Manifest, artifact_dir: str | os.PathLike[str]) -> Path:
     """Write ``manifest.json`` atomically (temp file, fsync, rename)."""
     d = Path(artifact_dir)
@@ -264,7 +262,7 @@ def save_manifest(manifest: Manifest, artifact_dir: str | os.PathLike[str]) -> P
             fh.write("\n")
             fh.flush()
             os.fsync(fh.fileno())
-        _make_readable(tmp)
+        make_readable(tmp)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -359,67 +357,6 @@ def install_file(
     """
     dest = Path(artifact_dir) / rel_path
     dest.parent.mkdir(parents=True, exist_ok=True)
-    _make_readable(src)
+    make_readable(src)
     os.replace(src, dest)
     return make_entry(artifact_dir, rel_path, format, precision, target, **extra)
-
-
-@contextlib.contextmanager
-def temp_path(artifact_dir: str | os.PathLike[str], suffix: str = "") -> Iterator[Path]:
-    """A temp file path inside ``artifact_dir`` that is removed unless moved away."""
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=artifact_dir)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-
-
-def check_output_dir(out_dir: str | os.PathLike[str], force: bool) -> Path:
-    """Validate where a new artifact goes, before any work is done."""
-    out = Path(out_dir)
-    if out.exists() and not force:
-        raise ResNetDeployError(f"output directory '{out}' already exists; pass --force to replace it")
-    if out.exists() and not out.is_dir():
-        raise ResNetDeployError(f"output path '{out}' exists and is not a directory; choose another --out")
-    parent = out.resolve().parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ResNetDeployError(f"cannot create '{parent}' ({exc.strerror}); choose another --out") from None
-    if not os.access(parent, os.W_OK):
-        raise ResNetDeployError(f"output directory '{parent}' is not writable; choose another --out")
-    return out
-
-
-def publish_dir(src: str | os.PathLike[str], out_dir: str | os.PathLike[str], force: bool = False) -> Path:
-    """Move a finished directory to ``out_dir`` by rename; replaces an old one only with ``force``."""
-    out = check_output_dir(out_dir, force)
-    parent = out.resolve().parent
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=parent))
-        os.replace(out, old / "x")
-        os.replace(src, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(src, out)
-    return out
-
-
-@contextlib.contextmanager
-def staging_dir(out_dir: str | os.PathLike[str], force: bool = False) -> Iterator[Path]:
-    """Build a new artifact in a hidden sibling temp dir; rename to ``out_dir`` on success.
-
-    On any exception (or Ctrl-C) the temp dir is removed and ``out_dir`` is left
-    as it was, so a failed run leaves nothing half-written.
-    """
-    out = check_output_dir(out_dir, force)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.resolve().parent))
-    try:
-        _make_readable(tmp, directory=True)
-        yield tmp
-        publish_dir(tmp, out, force)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
