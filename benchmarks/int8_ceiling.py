@@ -1,0 +1,179 @@
+"""How much faster can INT8 convolution be than FP32 on THIS CPU? The hardware ceiling.
+
+The INT8 speed targets (ResNet-50 INT8 >= 3x FP32 in ONNX Runtime, >= 6x PyTorch eager)
+were set on an AVX-512 VNNI machine, where one instruction does 64 u8*s8 multiply-adds.
+Without VNNI, x86 int8 kernels need three AVX2 instructions (vpmaddubsw, vpmaddwd,
+vpaddd) for 32 multiply-adds, against one FMA instruction for 8 FP32 ones. This
+script measures what that leaves, with no model around it: chains of eight
+convolutions of ResNet-50's own shapes, FP32 against U8S8 INT8 (Q/DQ form, which both runtimes turn
+into int8 kernels), timed alternately in rounds so machine drift hits both alike, in
+ONNX Runtime (MLAS) and OpenVINO (oneDNN).
+
+The best INT8/FP32 ratio over the shapes is about the most a ResNet-50 INT8 can gain
+on this CPU from these kernels, and the best INT8 rate gives about the shortest
+whole-network latency (its 4.09 GMACs at that rate). Example:
+
+    python benchmarks/int8_ceiling.py --threads 2 --out benchmarks/results/int8_ceiling.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from int8_speed import machine  # noqa: E402  (same machine line as the INT8 report)
+
+RESNET50_GMACS = 4.089  # resnet-deploy info resnet50 (224 px)
+
+DEPTH = 8  # convs per chain: layout reorders at the graph's edges are paid once, as in a network
+
+# (name, channels, kernel, spatial) at batch 1: ResNet-50's 3x3 convs of each stage, and 1x1 convs
+SHAPES = [
+    ("3x3 64 @56 (stage 1)", 64, 3, 56),
+    ("3x3 128 @28 (stage 2)", 128, 3, 28),
+    ("3x3 256 @14 (stage 3)", 256, 3, 14),
+    ("3x3 512 @7 (stage 4)", 512, 3, 7),
+    ("1x1 256 @56 (stage 1)", 256, 1, 56),
+    ("1x1 1024 @14 (stage 3)", 1024, 1, 14),
+]
+
+
+def conv_chain(c: int, k: int, hw: int, int8: bool, depth: int = DEPTH) -> onnx.ModelProto:
+    """``depth`` Conv+ReLU layers of c->c channels; INT8 puts U8S8 Q/DQ (per-channel s8 weights) around each."""
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(np.zeros(c, np.float32), "b"),
+             numpy_helper.from_array(np.array(1 / 32, np.float32), "a_s"),
+             numpy_helper.from_array(np.array(0, np.uint8), "a_zp")]
+    nodes, cur = [], "x"
+    if int8:
+        nodes.append(helper.make_node("QuantizeLinear", ["x", "a_s", "a_zp"], ["q0"]))
+        cur = "q0"
+    for i in range(depth):
+        w = (rng.standard_normal((c, c, k, k)) / np.sqrt(c * k * k)).astype(np.float32)
+        if int8:
+            scale = (np.abs(w).reshape(c, -1).max(axis=1) / 127.0).astype(np.float32)
+            inits += [numpy_helper.from_array(np.round(w / scale[:, None, None, None]).astype(np.int8), f"wq{i}"),
+                      numpy_helper.from_array(scale, f"ws{i}"),
+                      numpy_helper.from_array(np.zeros(c, np.int8), f"wz{i}")]
+            nodes += [helper.make_node("DequantizeLinear", [cur, "a_s", "a_zp"], [f"d{i}"]),
+                      helper.make_node("DequantizeLinear", [f"wq{i}", f"ws{i}", f"wz{i}"], [f"w{i}"], axis=0)]
+            x_in = f"d{i}"
+        else:
+            inits.append(numpy_helper.from_array(w, f"w{i}"))
+            x_in = cur
+        nodes += [helper.make_node("Conv", [x_in, f"w{i}", "b"], [f"c{i}"], pads=[k // 2] * 4),
+                  helper.make_node("Relu", [f"c{i}"], [f"r{i}"])]
+        cur = f"r{i}"
+        if int8:
+            nodes.append(helper.make_node("QuantizeLinear", [cur, "a_s", "a_zp"], [f"q{i + 1}"]))
+            cur = f"q{i + 1}"
+    if int8:
+        nodes.append(helper.make_node("DequantizeLinear", [cur, "a_s", "a_zp"], ["y"]))
+        cur = "y"
+    graph = helper.make_graph(
+        nodes, "chain", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c, hw, hw])],
+        [helper.make_tensor_value_info(cur, TensorProto.FLOAT, [1, c, hw, hw])], inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
+    model.ir_version = 9
+    return model
+
+
+def ort_call(path: Path, threads: int) -> Callable[[np.ndarray], object]:
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # two sessions alternate in one process: an idle session's spinning workers would steal the cores
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    so.log_severity_level = 3
+    sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    return lambda x: sess.run(None, {"x": x})
+
+
+def ov_call(path: Path, threads: int) -> Callable[[np.ndarray], object]:
+    import openvino as ov
+
+    cfg = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads}
+    req = ov.Core().compile_model(str(path), "CPU", cfg).create_infer_request()
+    return lambda x: req.infer({0: x})
+
+
+def paired_medians(calls: dict[str, Callable[[np.ndarray], object]], x: np.ndarray,
+                   rounds: int, per_round: int) -> dict[str, float]:
+    """Median ms per call, the callers alternating round by round (drift hits all alike)."""
+    for call in calls.values():
+        for _ in range(10):
+            call(x)
+    samples: dict[str, list[float]] = {k: [] for k in calls}
+    for _ in range(rounds):
+        for name, call in calls.items():
+            for _ in range(per_round):
+                t0 = time.perf_counter_ns()
+                call(x)
+                samples[name].append((time.perf_counter_ns() - t0) / 1e6)
+    return {k: float(np.median(v)) for k, v in samples.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--rounds", type=int, default=8)
+    p.add_argument("--per-round", type=int, default=25)
+    p.add_argument("--runtimes", default="onnxruntime,openvino")
+    p.add_argument("--out", type=Path, default=None, help="write the Markdown here")
+    args = p.parse_args(argv)
+    makers = {"onnxruntime": ort_call, "openvino": ov_call}
+    runtimes = [r for r in args.runtimes.split(",") if r]
+    lines = [
+        "# INT8 vs FP32 convolution ceiling on this CPU", "",
+        f"- machine: {machine()}",
+        f"- command: `python benchmarks/int8_ceiling.py {' '.join(argv if argv is not None else sys.argv[1:])}`",
+        f"- threads {args.threads}, batch 1, {args.rounds} alternating rounds x {args.per_round} calls, median",
+        "",
+        f"| runtime | {DEPTH} chained convs (ResNet-50 shapes) | MMACs | FP32 ms | INT8 ms | INT8/FP32 speed-up | INT8 GMAC/s |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    best: dict[str, tuple[float, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, c, k, hw in SHAPES:
+            macs = c * c * k * k * hw * hw * DEPTH
+            paths = {}
+            for kind in ("fp32", "int8"):
+                paths[kind] = Path(tmp) / f"{c}_{k}_{hw}_{kind}.onnx"
+                onnx.save(conv_chain(c, k, hw, kind == "int8"), paths[kind])
+            x = np.random.default_rng(1).random((1, c, hw, hw), dtype=np.float32)
+            for rt in runtimes:
+                calls = {kind: makers[rt](path, args.threads) for kind, path in paths.items()}
+                med = paired_medians(calls, x, args.rounds, args.per_round)
+                speedup, rate = med["fp32"] / med["int8"], macs / med["int8"] / 1e6
+                prev = best.get(rt, (0.0, 0.0))
+                best[rt] = (max(prev[0], speedup), max(prev[1], rate))
+                lines.append(f"| {rt} | {name} | {macs / 1e6:.0f} | {med['fp32']:.3f} | {med['int8']:.3f} "
+                             f"| {speedup:.2f}x | {rate:.0f} |")
+                print(lines[-1], file=sys.stderr, flush=True)
+    lines += ["", "Ceiling per runtime (best layer):", ""]
+    for rt, (speedup, rate) in best.items():
+        floor_ms = RESNET50_GMACS / rate * 1e3
+        lines.append(f"- {rt}: best INT8/FP32 speed-up {speedup:.2f}x; best INT8 rate {rate:.0f} GMAC/s, "
+                     f"at which ResNet-50's {RESNET50_GMACS} GMACs take about {floor_ms:.1f} ms")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
