@@ -41,6 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--time-budget", type=float, help="seconds per backend and batch size (default 2, --quick 0.3)")
     p.add_argument("--batch-sizes", help="default 1,2,4,8,16,32 (--quick 1,16)")
     p.add_argument("--threads", type=int, help="default: every usable core")
+    p.add_argument("--paired-rounds", type=int, help="head-to-head rounds vs the NNCF peer (default 6, --quick 0)")
     p.add_argument("--calib-size", type=int, default=512, help="calibration images for our INT8 and the peer")
     p.add_argument("--eval-size", type=int, help="eval images for drift (default all 600, --quick 64)")
     p.add_argument("--backends", help="restrict backends (default: all; --quick skips torch-compile)")
@@ -76,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     budget = args.time_budget or (0.3 if args.quick else 2.0)
     sizes = parse_int_list(args.batch_sizes or ("1,16" if args.quick else "1,2,4,8,16,32"), "--batch-sizes")
     threads = args.threads or usable_cores()
+    paired = args.paired_rounds if args.paired_rounds is not None else (0 if args.quick else 6)
     eval_size = args.eval_size or (64 if args.quick else None)
     calib = min(args.calib_size, 64) if args.quick else args.calib_size
     backends = args.backends.split(",") if args.backends else None
@@ -99,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             with out.status(f"{arch}: export + INT8 quantisation ({args.input_size} px, {calib} calibration images)"):
                 art = build_artifact(arch, args.input_size, work / arch, calib, gpu)
             cfg = BenchConfig(backends=backends, batch_sizes=sizes, time_budget=budget, repeats=repeats,
-                              threads=threads, eval_size=eval_size, calib_data="sample", calib_size=calib,
+                              threads=threads, paired_rounds=paired, eval_size=eval_size, calib_data="sample", calib_size=calib,
                               out_dir=staging / arch, progress=out, argv=[sys.executable, *sys.argv],
                               extra={"suite": True, "quick": args.quick})
             reports[arch] = run_bench(art, cfg)
@@ -107,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         header = {"date": date, "host": host, "command": " ".join([Path(sys.executable).name, *sys.argv]),
                   "mode": "quick" if args.quick else "full", "threads": threads, "repetitions": repeats,
                   "time budget per backend and batch (s)": budget, "batch sizes": sizes,
-                  "calibration images": calib, "input size": args.input_size,
+                  "head-to-head rounds vs the peer": paired, "calibration images": calib, "input size": args.input_size,
                   "weights": "random init (speed does not depend on them)",
                   "seconds": round(time.perf_counter() - t0, 1)}
         summary = summary_markdown(reports, targets, {a: f"{a}/report.html" for a in archs}, header)

@@ -48,6 +48,7 @@ class BenchConfig:
     calib_size: int | None = None
     peer: bool = True
     peer_preset: str = "performance"
+    paired_rounds: int = 0  # head-to-head rounds vs the peer after the table (bench.paired); 0 = none
     server_bound_ms: float = DEFAULT_SERVER_BOUND_MS
     server_rate: float | None = None
     out_dir: Path | None = None  # default: <artifact>/bench
@@ -78,6 +79,8 @@ class BenchConfig:
             value = getattr(self, name)
             if value is not None and _bad_int(value):
                 raise ResNetDeployError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
+        if isinstance(self.paired_rounds, bool) or not isinstance(self.paired_rounds, int) or self.paired_rounds < 0:
+            raise ResNetDeployError(f"--paired-rounds must be an integer >= 0, got {self.paired_rounds!r}")
         if isinstance(self.warmup, bool) or not isinstance(self.warmup, int) or self.warmup < 0:
             raise ResNetDeployError(f"warm-up must be an integer >= 0, got {self.warmup!r}")
         if self.time_budget is not None and not _positive(self.time_budget):
@@ -127,6 +130,7 @@ class BenchConfig:
             "repeats": self.repeats, "threads": self.threads, "eval_data": self.eval_data,
             "eval_mode": self.eval_mode, "eval_size": self.eval_size, "calib_data": self.calib_data,
             "calib_size": self.calib_size, "peer": self.peer, "peer_preset": self.peer_preset,
+            "paired_rounds": self.paired_rounds,
             "server_bound_ms": self.server_bound_ms, "server_rate": self.server_rate,
             "select": self.select, "max_drop": self.max_drop, "timing": self.plan.describe(), **self.extra,
         }

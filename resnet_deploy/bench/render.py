@@ -107,6 +107,23 @@ def peer_lines(report: BenchReport) -> list[str]:
         t = pc["throughput"]
         out.append(f"batch-{t['batch']} throughput: {t['backend']} {t['ours']:.1f} img/s vs {pc['peer']} "
                    f"{t['peer']:.1f} img/s -> ratio {t['ratio']:.3f} (>= 1.0 means we are faster)")
+    out += paired_lines(pc.get("paired"))
+    return out
+
+
+def paired_lines(paired: dict[str, Any] | None) -> list[str]:
+    """The head-to-head rounds (``bench.paired``): median ratio, its range, rounds won."""
+    if not paired:
+        return []
+    out = []
+    for key, what in (("latency", "batch-1 p50"), ("throughput", "throughput")):
+        m = paired.get(key)
+        if not m or m.get("ratio") is None:
+            continue
+        label = what if key == "latency" else f"batch-{m['batch']} {what}"
+        out.append(f"head-to-head {label} ({m['backend']}, {m['rounds']} alternating rounds): median ratio "
+                   f"{m['ratio']:.3f}, range {m['ratio_min']:.3f}-{m['ratio_max']:.3f}, "
+                   f"we were faster in {m['rounds_won']} of {m['rounds']}")
     return out
 
 

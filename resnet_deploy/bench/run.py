@@ -27,6 +27,7 @@ from resnet_deploy.bench.config import BenchConfig
 from resnet_deploy.bench.drift import EvalSet, collect_outputs, drift_metrics, load_eval_set
 from resnet_deploy.bench.machine import machine_info, usable_cores
 from resnet_deploy.bench.memory import MemorySampler
+from resnet_deploy.bench.paired import jobs_count, paired_vs_peer
 from resnet_deploy.bench.peer import (
     PeerModel,
     PeerRunner,
@@ -268,6 +269,8 @@ def run_bench(artifact_dir: str | os.PathLike[str], config: BenchConfig) -> Benc
     if evalset is not None and ref_cand is not None:
         _add_drift(report, art, manifest, ref_cand, evalset, outputs, cfg, threads, ui)
     report.peer_comparison = peer_comparison(report.rows)
+    if cfg.paired_rounds and peer_model is not None and report.peer_comparison:
+        _add_paired(report, art, manifest, cands, peer_model, cfg, threads, shape, ui)
     fastest = min((r.p50_ms for r in report.ok_rows if r.p50_ms), default=None)
     if fastest:
         report.harness.update(overhead_pct=overhead_percent(overhead, fastest), vs_p50_ms=fastest)
@@ -289,6 +292,26 @@ def run_bench(artifact_dir: str | os.PathLike[str], config: BenchConfig) -> Benc
     if failure is not None:
         raise failure
     return report
+
+
+def _add_paired(
+    report: BenchReport, art: Path, manifest: Manifest, cands: list[Candidate], peer_model: PeerModel,
+    cfg: BenchConfig, threads: int, shape: tuple[int, ...], ui: _Ui,
+) -> None:
+    """Head-to-head rounds of our best backends against the peer (``bench.paired``)."""
+    pc = report.peer_comparison or {}
+    factories: dict[str, Callable[[], Runner]] = {
+        c.spec: (lambda c=c: make_runner(art, manifest, c, threads=threads)) for c in cands if not c.skip_reason
+    }
+    total = cfg.paired_rounds * jobs_count(pc)
+    try:
+        with ui.progress("head-to-head rounds vs the peer", total=total) as advance:
+            pc["paired"] = paired_vs_peer(
+                pc, factories, lambda: PeerRunner(art, manifest, peer_model, threads=threads),
+                shape, cfg.plan, cfg.paired_rounds, on_round=lambda: advance(1),
+            )
+    except Exception as exc:  # noqa: BLE001 - the table's figures stand without the rounds
+        report.notes.append(f"head-to-head rounds failed: {_one_line(exc)}")
 
 
 def _prepare_peer(

@@ -35,6 +35,9 @@ def _csv(value: str | None) -> list[str] | None:
 @click.option("--eval-size", type=int, help="Use at most this many eval images.")
 @click.option("--calib-data", help="Calibration data for the OpenVINO+NNCF peer. Default: the data our INT8 was calibrated on (manifest.calibration), else 'sample'.")
 @click.option("--no-peer", is_flag=True, help="Skip the OpenVINO+NNCF INT8 peer row.")
+@click.option("--paired-rounds", type=int, default=0, show_default=True,
+              help="After the table, time our best INT8 backend and the peer in N alternating rounds; "
+                   "the median ratio and its range survive machine drift that a single pass does not.")
 @click.option("--server-bound-ms", type=float, default=15.0, show_default=True, help="p99 bound of the Server scenario.")
 @click.option("--select", "select", type=click.Choice(["min-latency", "max-throughput"]),
               help="Record the best backend in manifest.selection (used by backend='auto').")
@@ -65,7 +68,7 @@ def bench(artifact: str, out: Output, **opts: Any) -> None:
         iterations=opts["iterations"], time_budget=opts["time_budget"], repeats=opts["repeats"],
         threads=opts["threads"], eval_data=None if eval_data.lower() == "none" else eval_data,
         eval_mode=opts["eval_mode"], eval_size=opts["eval_size"], calib_data=opts["calib_data"],
-        peer=not opts["no_peer"], server_bound_ms=opts["server_bound_ms"], select=opts["select"],
+        peer=not opts["no_peer"], paired_rounds=opts["paired_rounds"], server_bound_ms=opts["server_bound_ms"], select=opts["select"],
         max_drop=opts["max_drop"], out_dir=opts["out_dir"], plots=not opts["no_plots"],
         progress=out,
     )

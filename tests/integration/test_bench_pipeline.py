@@ -36,7 +36,7 @@ def benched(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
                                  formats=("onnx", "torchscript", "exported-program"), out=art))
     quantize_artifact(art, QuantizeConfig(calib_size=CALIB, eval_size=32, targets=("cpu",)))
     cfg = BenchConfig(backends=CPU_BACKENDS, batch_sizes=[1, 4], iterations=4, warmup=1, threads=1,
-                      eval_size=48, select="min-latency", max_drop=10.0)
+                      eval_size=48, select="min-latency", max_drop=10.0, paired_rounds=2)
     report = run_bench(art, cfg)
     return SimpleNamespace(art=art, report=report)
 
@@ -73,6 +73,11 @@ def test_peer_is_nncf_on_the_same_calibration_data(benched: SimpleNamespace) -> 
     pc = r.peer_comparison
     assert pc["peer"] == "openvino-nncf:int8" and pc["scope"] == "int8"
     assert pc["latency"]["ratio"] > 0 and pc["throughput"]["batch"] == 4  # largest common batch
+    paired = pc["paired"]  # head-to-head rounds with the real runners
+    assert paired["latency"]["backend"] == pc["latency"]["backend"] and paired["latency"]["rounds"] == 2
+    assert paired["throughput"]["batch"] == 4 and len(paired["throughput"]["peer"]) == 2
+    assert all(v > 0 for v in paired["latency"]["ours"] + paired["latency"]["peer"])
+    assert "head-to-head" in (benched.art / "bench" / "report.md").read_text()
 
 
 def test_reports_manifest_and_selection(benched: SimpleNamespace) -> None:

@@ -53,6 +53,7 @@ def test_default_sweep_and_scenarios() -> None:
     ({"max_drop": 1.0, "eval_data": None}, "needs accuracy numbers"),
     ({"backends": [" "]}, "--backends is empty"),
     ({"peer_preset": "fast"}, "NNCF preset"),
+    ({"paired_rounds": -1}, "--paired-rounds"),
 ])
 def test_config_errors_are_one_line(kwargs: dict, match: str) -> None:
     with pytest.raises(ResNetDeployError, match=match) as exc:

@@ -1,0 +1,115 @@
+"""Head-to-head rounds against the peer: our best INT8 backend and NNCF, timed alternately.
+
+The table times each backend once, one after the other, so on a shared or
+thermally drifting machine the peer (timed last) can meet a faster or slower
+machine than we did; a few percent of drift then decides a "ratio <= 1" target.
+Here the two runners take turns in rounds (ours, peer, then peer, ours, ...),
+each round activating a runner, warming it up, timing it and releasing it, so
+no idle runner's threads compete with the timed one. Every round yields one
+ratio; the median over rounds is the figure, and the min-max and the count of
+rounds we won show whether it is a win, a loss or a tie within the noise.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from resnet_deploy.bench.timing import TimingPlan, make_input, time_calls
+from resnet_deploy.runtime.base import Runner
+
+
+@dataclass
+class PairedMetric:
+    """One metric over rounds; ``ratio`` = ours / peer, better_when says which side wins."""
+
+    name: str  # "p50_ms" (batch 1) or "throughput" (images/s)
+    batch: int
+    better_when: str  # "lower" or "higher": for the ratio
+    ours: list[float] = field(default_factory=list)
+    peer: list[float] = field(default_factory=list)
+
+    @property
+    def ratios(self) -> list[float]:
+        return [a / b for a, b in zip(self.ours, self.peer, strict=True) if b > 0]
+
+    def summary(self) -> dict[str, Any]:
+        r = self.ratios
+        won = sum(1 for v in r if (v < 1.0 if self.better_when == "lower" else v > 1.0))
+        return dict(asdict(self), rounds=len(r), ratio=statistics.median(r) if r else None,
+                    ratio_min=min(r, default=None), ratio_max=max(r, default=None), rounds_won=won)
+
+
+def _measure(runner: Runner, shape: Sequence[int], batches: Sequence[int], plan: TimingPlan) -> dict[int, float]:
+    """Activate, time every batch size, release: batch 1 -> p50 ms, larger -> images/s."""
+    out: dict[int, float] = {}
+    runner.activate()
+    try:
+        for bs in batches:
+            ms = time_calls(runner, make_input(shape, bs), plan) / 1e6
+            out[bs] = float(np.median(ms)) if bs == 1 else float(bs * 1000.0 / np.mean(ms))
+    finally:
+        runner.deactivate()
+    return out
+
+
+def paired_rounds(
+    make_ours: Callable[[], Runner],
+    make_peer: Callable[[], Runner],
+    shape: Sequence[int],
+    batches: Sequence[int],
+    plan: TimingPlan,
+    rounds: int,
+    on_round: Callable[[], None] | None = None,
+) -> dict[str, PairedMetric]:
+    """Alternate ours and the peer for ``rounds`` rounds at ``batches`` (1 = latency, else throughput)."""
+    metrics = {bs: PairedMetric("p50_ms" if bs == 1 else "throughput", bs, "lower" if bs == 1 else "higher")
+               for bs in sorted(set(int(b) for b in batches))}
+    for i in range(rounds):
+        order = [("ours", make_ours), ("peer", make_peer)]
+        if i % 2:
+            order.reverse()
+        got = {side: _measure(make(), shape, list(metrics), plan) for side, make in order}
+        for bs, metric in metrics.items():
+            metric.ours.append(got["ours"][bs])
+            metric.peer.append(got["peer"][bs])
+        if on_round is not None:
+            on_round()
+    return {("latency" if bs == 1 else "throughput"): m for bs, m in metrics.items()}
+
+
+def paired_vs_peer(
+    comparison: dict[str, Any],
+    factories: dict[str, Callable[[], Runner]],
+    make_peer: Callable[[], Runner],
+    shape: Sequence[int],
+    plan: TimingPlan,
+    rounds: int,
+    on_round: Callable[[], None] | None = None,
+) -> dict[str, Any]:
+    """Head-to-head rounds for the backends ``comparison`` (``peer_comparison``) named as our best.
+
+    The best batch-1 backend and the best throughput backend may differ; each is
+    paired with the peer at its own batch size. ``factories`` maps spec -> runner maker.
+    """
+    jobs: dict[str, list[int]] = {}
+    for key in ("latency", "throughput"):
+        part = comparison.get(key)
+        if part and part.get("backend") in factories:
+            jobs.setdefault(part["backend"], []).append(int(part["batch"]))
+    out: dict[str, Any] = {"rounds": rounds, "timing": plan.describe(),
+                           "order": "alternating: ours first in odd rounds, the peer first in even ones"}
+    for spec, batches in jobs.items():
+        for key, metric in paired_rounds(factories[spec], make_peer, shape, batches, plan, rounds,
+                                         on_round).items():
+            out[key] = dict(metric.summary(), backend=spec)
+    return out
+
+
+def jobs_count(comparison: dict[str, Any]) -> int:
+    """How many runner pairings ``paired_vs_peer`` will do (for a progress total)."""
+    return len({(comparison.get(k) or {}).get("backend") for k in ("latency", "throughput")} - {None})
