@@ -127,13 +127,13 @@ class TensorRTRunner(Runner):
 
     @classmethod
     def probe(cls) -> str | None:
+        # the missing GPU first: on a CPU-only machine it is the reason that matters
+        reasons = [no_gpu_reason()] if gpu_info() is None else []
         if not any(_module_present(family_module(f)) for f in FAMILIES):
-            return "no TensorRT module (pip install 'resnet-deploy[tensorrt]' or 'resnet-deploy[tensorrt-rtx]')"
-        if not any(_module_present(m) for m in _CUDART_MODULES):
-            return "cuda-python is not installed (pip install 'resnet-deploy[tensorrt]')"
-        if gpu_info() is None:
-            return no_gpu_reason()
-        return None
+            reasons.append("no TensorRT module (pip install 'resnet-deploy[tensorrt]' or 'resnet-deploy[tensorrt-rtx]')")
+        elif not any(_module_present(m) for m in _CUDART_MODULES):
+            reasons.append("cuda-python is not installed (pip install 'resnet-deploy[tensorrt]')")
+        return "; ".join(reasons) or None
 
     @classmethod
     def entry_reason(cls, manifest: Manifest, entry: FileEntry) -> str | None:

@@ -93,6 +93,14 @@ def test_engine_runner_basics(make_engine_artifact, onnx_artifact):
     assert TensorRTRunner.probe() is not None  # no GPU / no cuda-python on CI
 
 
+def test_probe_names_the_missing_gpu_before_missing_packages(monkeypatch):
+    import resnet_deploy.runtime.tensorrt as trt_module
+
+    monkeypatch.setattr(trt_module, "gpu_info", lambda: None)
+    reason = TensorRTRunner.probe()
+    assert reason is not None and reason.startswith("no NVIDIA GPU") and "\n" not in reason
+
+
 # -- ONNX Runtime GPU providers ---------------------------------------------
 def test_brief_no_gpu_message():
     avail = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
