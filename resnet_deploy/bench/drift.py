@@ -138,8 +138,8 @@ def load_eval_set(
         pre = dataclasses.replace(pre, crop=pre.resize)
     src = open_source(spec, pre, split="eval", limit=limit, on_warning=on_warning)
     x, labels = src.arrays()
-    if labels is not None and labels.size and int(labels.max()) >= manifest.model.num_classes:
-        labels = None  # labels of another label space (e.g. digits on an ImageNet head)
+    if not src.labels_fit(labels, manifest.model.num_classes):
+        labels = None  # another label space (e.g. the 10 sample classes on a 1000-class head): agreement only
     if mode == "ten-crop":
         if x.shape[-1] != pre.resize:
             raise DataError(

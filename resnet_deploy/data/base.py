@@ -166,6 +166,19 @@ class SampleSource:
         x = np.concatenate(xs) if xs else np.zeros((0, *self.shape), np.float32)
         return x, (np.concatenate(ys) if self.has_labels else None)
 
+    def labels_fit(self, labels: np.ndarray | None, num_classes: int) -> bool:
+        """Whether ``labels`` index the model's own classes, so top-1 against them means something.
+
+        Not when a label is out of range, or when the source names its classes and
+        their count differs from the model's (the 10 sample classes on a 1000-class
+        ImageNet head): drift then falls back to agreement with FP32.
+        """
+        if labels is None:
+            return False
+        if labels.size and int(labels.max()) >= num_classes:
+            return False
+        return not (self.classes and len(self.classes) != num_classes)
+
     # -- internals ---------------------------------------------------------
     def _batch(self, xs: list[np.ndarray], idx: list[int]) -> tuple[np.ndarray, np.ndarray | None]:
         x = np.stack(xs).astype(np.float32, copy=False)

@@ -63,6 +63,8 @@ def quantize_artifact(artifact_dir: str | Path, config: QuantizeConfig) -> Quant
             result = QuantizeResult(art, ranges.manifest_section(), reused)
         with progress.status(f"Running FP32 on {len(eval_source)} eval images ({eval_source.name})"):
             x, labels = eval_source.arrays()
+            if not eval_source.labels_fit(labels, manifest.model.num_classes):
+                labels = None  # labels of another label space: guard on agreement with FP32 instead
             eval_set = EvalSet(x, labels, eval_source.name)
             ref = run_logits(art / fp32.path, x, config.batch_size)
         outcomes, sections = {}, {}
@@ -125,6 +127,9 @@ def _open_data(manifest: Manifest, config: QuantizeConfig, progress: Progress) -
         )
     if not ev.has_labels:
         progress.note(f"{ev.name} has no labels: drift is top-1 agreement with FP32, not accuracy")
+    elif ev.classes and len(ev.classes) != manifest.model.num_classes:
+        progress.note(f"{ev.name} has {len(ev.classes)} classes, the model {manifest.model.num_classes}: "
+                      "drift is top-1 agreement with FP32, not accuracy")
     return calib, ev
 
 

@@ -85,3 +85,13 @@ def test_small_image_upscale_equals_a_hand_computation():
     got = preprocess.preprocess_array_hwc(img, pre)
     up = img.repeat(2, axis=0).repeat(2, axis=1)[..., ::-1].astype(np.float32) / 255.0
     np.testing.assert_allclose(got, up.transpose(2, 0, 1), atol=1e-7)
+
+
+def test_labels_fit_only_the_models_own_label_space():
+    src = open_source("sample", Preprocessing(resize=40, crop=32), split="eval", limit=20)
+    _, labels = src.arrays()
+    assert labels is not None and src.labels_fit(labels, len(SAMPLE_CLASSES))
+    # the 10 digit classes on a 1000-class ImageNet head: indices 0-9 exist there but mean other things
+    assert not src.labels_fit(labels, 1000)
+    assert not src.labels_fit(labels, 5)  # out of range
+    assert not src.labels_fit(None, 10)
