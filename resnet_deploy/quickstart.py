@@ -60,9 +60,11 @@ class QuickstartResult:
             "artifact": str(self.out_dir),
             "sample_model": {"arch": s.arch, "input_size": s.input_size, "checkpoint": str(s.checkpoint),
                              "heldout_top1": s.accuracy, "cached": s.cached},
-            "quantization_drift": self.pipeline.to_dict().get("quantize", {}).get("drift")
-            if self.pipeline.quantize is not None else None,
+            "quantization_drift": {
+                target: t.get("drift") for target, t in self.pipeline.quantize.to_dict()["targets"].items()
+            } if self.pipeline.quantize is not None else None,
             "bench": self.bench.summary(),
+            "selection": self.bench.selection,
             "reports": dict(self.bench.files),
             "steps_seconds": {k: round(v, 1) for k, v in self.steps.items()},
             "seconds": round(self.seconds, 1),

@@ -50,10 +50,27 @@ def cpu_model() -> str:
     return info.get("model name") or info.get("Hardware") or platform.processor() or platform.machine()
 
 
+def _family_model() -> dict[str, str]:
+    """x86 family/model numbers: they name the core when a VM hides the marketing name."""
+    info = _cpuinfo()
+    return {k: info[k] for k in ("cpu family", "model") if k in info}
+
+
 def cpu_flags() -> list[str]:
     info = _cpuinfo()
     flags = set((info.get("flags") or info.get("Features") or "").split())
     return [f for f in INTERESTING_FLAGS if f in flags]
+
+
+VNNI_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
+
+
+def int8_hardware_note(flags: list[str], arch: str) -> str | None:
+    """Why INT8 gains less here than on a VNNI machine, for x86 CPUs without any VNNI flag."""
+    if arch not in ("x86_64", "AMD64") or "avx2" not in flags or any(f in flags for f in VNNI_FLAGS):
+        return None
+    return ("this CPU has AVX2 but no VNNI (avx512_vnni, avx_vnni, amx_int8): int8 convolutions run at "
+            "about 2x FP32 at best, against 3-4x on VNNI CPUs (benchmarks/int8_ceiling.py measures it)")
 
 
 def usable_cores() -> int:
@@ -98,6 +115,7 @@ def machine_info(argv: list[str] | None = None) -> dict[str, Any]:
         "cores_physical": psutil.cpu_count(logical=False),
         "cores_usable": usable_cores(),
         "cpu_flags": cpu_flags(),
+        "cpu_family_model": " ".join(f"{k} {v}" for k, v in _family_model().items()) or None,
         "memory_gb": round(psutil.virtual_memory().total / 1024**3, 1),
         "gpus": gpu_names(),
         "load_avg": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from resnet_deploy.bench.config import BenchConfig
-from resnet_deploy.bench.machine import INTERESTING_FLAGS, machine_info
+from resnet_deploy.bench.machine import INTERESTING_FLAGS, int8_hardware_note, machine_info
 from resnet_deploy.bench.memory import MemorySampler
 from resnet_deploy.errors import ResNetDeployError
 
@@ -20,6 +20,15 @@ def test_memory_sampler_sees_a_large_allocation() -> None:
     assert r is not None and r.samples >= 2
     assert r.rss_delta_mb >= 100 and r.rss_peak_mb >= r.rss_before_mb + 100
     assert r.gpu_peak_mb is None
+
+
+def test_int8_hardware_note_only_for_x86_without_vnni() -> None:
+    note = int8_hardware_note(["avx2", "fma"], "x86_64")
+    assert note is not None and "no VNNI" in note and "\n" not in note
+    assert int8_hardware_note(["avx2", "avx512f", "avx512_vnni"], "x86_64") is None
+    assert int8_hardware_note(["avx2", "avx_vnni"], "x86_64") is None
+    assert int8_hardware_note(["neon", "asimddp"], "aarch64") is None
+    assert int8_hardware_note([], "x86_64") is None  # flags unknown: say nothing
 
 
 def test_machine_info_describes_this_machine() -> None:
