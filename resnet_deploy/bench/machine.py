@@ -70,7 +70,7 @@ def int8_hardware_note(flags: list[str], arch: str) -> str | None:
     if arch not in ("x86_64", "AMD64") or "avx2" not in flags or any(f in flags for f in VNNI_FLAGS):
         return None
     return ("this CPU has AVX2 but no VNNI (avx512_vnni, avx_vnni, amx_int8): int8 convolutions run at "
-            "about 2x FP32 at best, against 3-4x on VNNI CPUs (benchmarks/int8_ceiling.py measures it)")
+            "about 2x FP32 at best, against about 3x on VNNI CPUs (benchmarks/int8_ceiling.py measures it)")
 
 
 def usable_cores() -> int:
