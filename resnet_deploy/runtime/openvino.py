@@ -70,7 +70,8 @@ class OpenVINORunner(Runner):
 
     def _infer(self, batch: np.ndarray) -> np.ndarray:
         req = self._request()
-        req.infer({0: np.ascontiguousarray(batch, dtype=np.float32)})
+        # zero-copy input: infer() is synchronous, so the array only has to live until it returns
+        req.infer({0: np.ascontiguousarray(batch, dtype=np.float32)}, share_inputs=True)
         # the output tensor's memory belongs to the request and is reused by the next call
         return np.array(req.get_output_tensor(0).data, dtype=np.float32, copy=True)
 
