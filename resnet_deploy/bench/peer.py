@@ -28,6 +28,7 @@ from resnet_deploy._optional import require, try_import, why_missing
 from resnet_deploy.artifact import FileEntry, Manifest
 from resnet_deploy.errors import ResNetDeployError
 from resnet_deploy.runtime.base import Runner
+from resnet_deploy.runtime.openvino import cpu_compile_config
 
 PRESETS = ("performance", "mixed")
 
@@ -140,10 +141,7 @@ class PeerRunner(Runner):
         return probe_peer()
 
     def compile_config(self) -> dict[str, Any]:
-        config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}
-        if self.threads:
-            config["INFERENCE_NUM_THREADS"] = int(self.threads)
-        return config
+        return cpu_compile_config(self.threads)  # the same properties as our openvino runner
 
     def _activate(self) -> None:
         ov = require("openvino", purpose="the OpenVINO+NNCF peer")

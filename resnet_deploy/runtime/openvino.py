@@ -20,6 +20,17 @@ from resnet_deploy.errors import BackendUnavailableError
 from resnet_deploy.runtime.base import Runner, first_line, not_installed
 
 
+def cpu_compile_config(threads: int | None) -> dict[str, Any]:
+    """compile_model properties: f32 math, latency mode, and the thread count if given.
+
+    Shared with the OpenVINO+NNCF peer, so both are compiled exactly alike.
+    """
+    cfg: dict[str, Any] = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}
+    if threads:
+        cfg["INFERENCE_NUM_THREADS"] = int(threads)
+    return cfg
+
+
 class OpenVINORunner(Runner):
     """OpenVINO CPU plugin; one infer request per calling thread, so calls can overlap."""
 
@@ -33,11 +44,7 @@ class OpenVINORunner(Runner):
         return not_installed("openvino")
 
     def config(self) -> dict[str, Any]:
-        """compile_model properties: f32 math, latency mode, and the thread count if given."""
-        cfg: dict[str, Any] = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}
-        if self.threads:
-            cfg["INFERENCE_NUM_THREADS"] = int(self.threads)
-        return cfg
+        return cpu_compile_config(self.threads)
 
     def _activate(self) -> None:
         ov = require("openvino", purpose="the openvino backend")
