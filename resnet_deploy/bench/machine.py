@@ -106,6 +106,7 @@ def machine_info(argv: list[str] | None = None) -> dict[str, Any]:
     """A JSON-ready description of this machine and the command that produced a report."""
     import psutil
 
+    flags = cpu_flags()
     return {
         "hostname": socket.gethostname(),
         "os": f"{platform.system()} {platform.release()}",
@@ -114,7 +115,8 @@ def machine_info(argv: list[str] | None = None) -> dict[str, Any]:
         "cores_logical": psutil.cpu_count(logical=True),
         "cores_physical": psutil.cpu_count(logical=False),
         "cores_usable": usable_cores(),
-        "cpu_flags": cpu_flags(),
+        "cpu_flags": flags,
+        "int8_note": int8_hardware_note(flags, platform.machine()),
         "cpu_family_model": " ".join(f"{k} {v}" for k, v in _family_model().items()) or None,
         "memory_gb": round(psutil.virtual_memory().total / 1024**3, 1),
         "gpus": gpu_names(),

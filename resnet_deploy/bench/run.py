@@ -25,7 +25,7 @@ from resnet_deploy.artifact import Manifest, load_manifest, now_iso, update_mani
 from resnet_deploy.bench import scenarios as sc
 from resnet_deploy.bench.config import BenchConfig
 from resnet_deploy.bench.drift import EvalSet, collect_outputs, drift_metrics, load_eval_set
-from resnet_deploy.bench.machine import int8_hardware_note, machine_info, usable_cores
+from resnet_deploy.bench.machine import machine_info, usable_cores
 from resnet_deploy.bench.memory import MemorySampler
 from resnet_deploy.bench.paired import jobs_count, paired_vs_peer
 from resnet_deploy.bench.peer import (
@@ -269,7 +269,7 @@ def run_bench(artifact_dir: str | os.PathLike[str], config: BenchConfig) -> Benc
     if evalset is not None and ref_cand is not None:
         _add_drift(report, art, manifest, ref_cand, evalset, outputs, cfg, threads, ui)
     report.peer_comparison = peer_comparison(report.rows)
-    hw = int8_hardware_note(report.machine.get("cpu_flags") or [], report.machine.get("arch") or "")
+    hw = report.machine.get("int8_note")
     if hw and any(r.ok and r.precision == "int8" for r in report.rows):
         report.notes.append(hw)
     if cfg.paired_rounds and peer_model is not None and report.peer_comparison:

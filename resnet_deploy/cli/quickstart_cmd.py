@@ -41,7 +41,6 @@ def quickstart_table(report: Any) -> Any:
 
 def render_quickstart(out: Output, res: Any) -> None:
     """The closing table, the skipped backends, the verdict lines and the report path."""
-    from resnet_deploy.bench.machine import int8_hardware_note
     from resnet_deploy.bench.render import peer_lines
 
     report = res.bench
@@ -57,7 +56,7 @@ def render_quickstart(out: Output, res: Any) -> None:
                  f"{(ref.drift or {}).get('n', '?')} held-out images")
     for line in peer_lines(report):
         out.info(f"vs peer: {line}")
-    hw = int8_hardware_note(report.machine.get("cpu_flags") or [], report.machine.get("arch") or "")
+    hw = report.machine.get("int8_note")
     if hw:
         out.info(f"note: {hw}")
     if report.selection:

@@ -36,6 +36,7 @@ def test_machine_info_describes_this_machine() -> None:
     assert info["command"] == ["resnet-deploy", "bench", "x"]
     assert info["cores_usable"] >= 1 and info["cpu_model"]
     assert set(info["cpu_flags"]) <= set(INTERESTING_FLAGS)
+    assert info["int8_note"] == int8_hardware_note(info["cpu_flags"], info["arch"])
     assert "numpy" in info["libraries"] and "python" in info["libraries"]
     assert isinstance(info["gpus"], list)
 
