@@ -5,45 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from tiny_onnx_artifact import write_tiny_manifest, write_tiny_onnx
 
-from resnet_deploy.artifact import (
-    InputSpec,
-    Manifest,
-    ModelInfo,
-    Preprocessing,
-    make_entry,
-    save_manifest,
-)
+from resnet_deploy.artifact import make_entry
 from resnet_deploy.bench.report import BackendRow, BenchReport, peer_comparison
 from resnet_deploy.bench.stats import BatchResult
-
-SIZE, CLASSES = 8, 4
-
-
-def write_tiny_onnx(path: Path) -> Path:
-    """input [N,3,8,8] -> Conv 3x3 (4 ch) -> Relu -> GlobalAveragePool -> Flatten -> logits [N,4]."""
-    rng = np.random.default_rng(0)
-    w = numpy_helper.from_array(rng.standard_normal((CLASSES, 3, 3, 3)).astype(np.float32), "w")
-    b = numpy_helper.from_array(rng.standard_normal(CLASSES).astype(np.float32), "b")
-    nodes = [
-        helper.make_node("Conv", ["input", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
-        helper.make_node("Relu", ["c"], ["r"]),
-        helper.make_node("GlobalAveragePool", ["r"], ["p"]),
-        helper.make_node("Flatten", ["p"], ["logits"]),
-    ]
-    graph = helper.make_graph(
-        nodes, "tiny",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 3, SIZE, SIZE])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", CLASSES])],
-        initializer=[w, b],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, str(path))
-    return path
 
 
 @pytest.fixture
@@ -52,14 +19,7 @@ def tiny_artifact(tmp_path: Path) -> Path:
     root = tmp_path / "tiny"
     root.mkdir()
     write_tiny_onnx(root / "model.fp32.onnx")
-    manifest = Manifest(
-        model=ModelInfo(arch="tiny", num_classes=CLASSES),
-        input=InputSpec(shape=[-1, 3, SIZE, SIZE]),
-        preprocessing=Preprocessing.for_input_size(SIZE),
-        files=[make_entry(root, "model.fp32.onnx", "onnx")],
-    )
-    save_manifest(manifest, root)
-    return root
+    return write_tiny_manifest(root, [make_entry(root, "model.fp32.onnx", "onnx")])
 
 
 def make_row(spec: str, p50: float, tput: float, drop: float | None, precision: str = "int8",

@@ -6,55 +6,10 @@ import os
 from pathlib import Path
 
 import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from tiny_onnx_artifact import SIZE, write_tiny_manifest, write_tiny_onnx
 
-from resnet_deploy.artifact import (
-    InputSpec,
-    Manifest,
-    ModelInfo,
-    Preprocessing,
-    make_entry,
-    save_manifest,
-)
-
-SIZE = 8
-
-
-def tiny_onnx(path: Path) -> Path:
-    """input [N,3,8,8] -> Conv 3x3 (4 ch) -> Relu -> GlobalAveragePool -> Flatten -> logits [N,4]."""
-    rng = np.random.default_rng(0)
-    w = numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), "w")
-    b = numpy_helper.from_array(rng.standard_normal(4).astype(np.float32), "b")
-    nodes = [
-        helper.make_node("Conv", ["input", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
-        helper.make_node("Relu", ["c"], ["r"]),
-        helper.make_node("GlobalAveragePool", ["r"], ["p"]),
-        helper.make_node("Flatten", ["p"], ["logits"]),
-    ]
-    graph = helper.make_graph(
-        nodes, "tiny",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 3, SIZE, SIZE])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 4])],
-        initializer=[w, b],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, str(path))
-    return path
-
-
-def write_artifact(root: Path, files: list, engines: list | None = None) -> Path:
-    manifest = Manifest(
-        model=ModelInfo(arch="tiny", num_classes=4),
-        input=InputSpec(shape=[-1, 3, SIZE, SIZE]),
-        preprocessing=Preprocessing.for_input_size(SIZE),
-        files=files,
-        engines=engines or [],
-    )
-    save_manifest(manifest, root)
-    return root
+from resnet_deploy.artifact import make_entry
 
 
 @pytest.fixture
@@ -62,11 +17,11 @@ def onnx_artifact(tmp_path: Path) -> Path:
     """An artifact with model.fp32.onnx (and a U8S8-labelled copy for provider-selection tests)."""
     root = tmp_path / "art"
     root.mkdir()
-    tiny_onnx(root / "model.fp32.onnx")
+    write_tiny_onnx(root / "model.fp32.onnx")
     (root / "model.int8-cpu.onnx").write_bytes((root / "model.fp32.onnx").read_bytes())
     files = [make_entry(root, "model.fp32.onnx", "onnx", "fp32"),
              make_entry(root, "model.int8-cpu.onnx", "onnx", "int8", "cpu")]
-    return write_artifact(root, files)
+    return write_tiny_manifest(root, files)
 
 
 def engine_record(path: str, family: str = "tensorrt-rtx", version: str = "1.7.1.116", **kw) -> dict:
@@ -91,6 +46,6 @@ def make_engine_artifact(tmp_path: Path):
         rel = "engines/model.fp32.tensorrt-rtx.plan"
         (root / rel).write_bytes(np.random.default_rng(1).bytes(4096))
         entry = make_entry(root, rel, "tensorrt-engine", "fp32", None, family=meta.get("family", "tensorrt-rtx"))
-        return write_artifact(root, [entry], [engine_record(rel, **meta)] if record else [])
+        return write_tiny_manifest(root, [entry], [engine_record(rel, **meta)] if record else [])
 
     return make
