@@ -17,35 +17,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
+import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from int8_speed import latency_ms  # noqa: E402  (one batch-1 ORT timer for every benchmark script)
 
 
 def ort_latency_ms(path: Path, size: int, runs: int, warmup: int, threads: int | None) -> dict[str, float]:
-    """Median/min batch-1 latency of a CPU InferenceSession (full graph optimisation)."""
-    import onnxruntime as ort
-
-    so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    if threads:
-        so.intra_op_num_threads = threads
-    sess = ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
-    x = np.random.default_rng(1).standard_normal((1, 3, size, size)).astype(np.float32)
-    name = sess.get_inputs()[0].name
-    for _ in range(warmup):
-        sess.run(None, {name: x})
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        sess.run(None, {name: x})
-        times.append((time.perf_counter() - t0) * 1e3)
-    return {"median_ms": statistics.median(times), "min_ms": min(times)}
+    """Median/min batch-1 latency of a CPU InferenceSession (int8_speed.latency_ms, the shared timer)."""
+    t = latency_ms(path, size, threads or os.cpu_count() or 1, runs, warmup)
+    return {"median_ms": t["median"], "min_ms": t["min"]}
 
 
 def ort_optimized_nodes(path: Path, out: Path) -> int:
