@@ -88,5 +88,7 @@ def run_pipeline(config: PipelineConfig) -> PipelineResult:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     res.out_dir = out
+    if qres is not None:
+        qres = qres.relocated(out)  # report the published paths, not the hidden staging ones
     return PipelineResult(out_dir=out, export=res, quantize=qres, engines=eres,
                           seconds=time.perf_counter() - t0)

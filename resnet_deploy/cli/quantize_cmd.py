@@ -159,7 +159,7 @@ def render(out: Output, result: Any) -> None:
     for target, rows in result.worst_layers.items():
         if not rows:
             continue
-        worst = ", ".join(f"{r['tensor']} {r['sqnr_db']:.1f} dB" for r in rows[:5])
+        worst = ", ".join(f"{r['tensor']} {r['sqnr_db']:.1f} dB" for r in rows)  # the worst ten (report.WORST)
         out.info(f"Lowest SQNR ({target}): {worst}  (all layers: quant_report.json)")
     for t in result.targets.values():
         if t.excluded_nodes:

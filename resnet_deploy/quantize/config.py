@@ -7,7 +7,7 @@ fail with one line, exit 2) before any heavy module loads.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +128,11 @@ class QuantizeResult:
     fp16: dict[str, Any] | None = None
     worst_layers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+
+    def relocated(self, artifact_dir: Path) -> QuantizeResult:
+        """The same result for the artifact once published under ``artifact_dir`` (pipeline.py)."""
+        targets = {k: replace(t, path=artifact_dir / t.path.name) for k, t in self.targets.items()}
+        return replace(self, artifact_dir=artifact_dir, targets=targets)
 
     def to_dict(self) -> dict[str, Any]:
         return {
