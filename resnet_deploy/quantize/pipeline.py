@@ -22,6 +22,7 @@ from resnet_deploy.artifact import (
     install_file,
     load_manifest,
     now_iso,
+    read_manifest,
     update_manifest,
 )
 from resnet_deploy.errors import ArtifactError
@@ -99,7 +100,9 @@ def quantize_artifact(artifact_dir: str | Path, config: QuantizeConfig) -> Quant
 
                 fp16_path = convert_fp16(art / fp32.path, work / FILE_NAME)
                 fp16 = fp16_parity(fp16_path, x, ref, config.batch_size)
-        _install(art, fp32, outcomes, sections, fp16, work, config, result)
+        for t in _install(art, fp32, outcomes, sections, fp16, work, config, result):
+            progress.note(f"removed {spec(t).file_name}: it was made from the previous calibration; "
+                          f"re-emit it from the new ranges with --targets {t}")
     result.notes = progress.notes
     return result
 
@@ -205,9 +208,17 @@ def _install(
     work: Path,
     config: QuantizeConfig,
     result: QuantizeResult,
-) -> None:
-    """Move every finished file into the artifact, then record it all in one manifest update."""
+) -> tuple[str, ...]:
+    """Move every finished file into the artifact, then record it all in one manifest update.
+
+    After a fresh calibration, INT8 files of targets not emitted this time were made
+    from ranges that calibration.json no longer holds: they are removed (manifest
+    first, then the file); returns their targets so the caller can say how to re-emit them.
+    """
     entries: list[FileEntry] = []
+    stale = () if result.calibration_reused or not outcomes else tuple(
+        t for t in (read_manifest(art).quantization.get("targets") or {}) if t not in outcomes
+    )
     target_info: dict[str, dict[str, Any]] = {}
     for target, (out, fusion) in outcomes.items():
         name = spec(target).file_name
@@ -234,7 +245,7 @@ def _install(
         entries.append(install_file(art, work / FILE_NAME, FILE_NAME, "onnx", "fp16", None, keep_io_types=True))
         result.fp16 = {"file": FILE_NAME, "parity": fp16}
     if sections:
-        (work / REPORT_FILE).write_text(merged_report(art / REPORT_FILE, sections))
+        (work / REPORT_FILE).write_text(merged_report(art / REPORT_FILE, sections, drop=stale))
         entries.append(install_file(art, work / REPORT_FILE, REPORT_FILE, "json", "fp32", None, kind="quant_report"))
 
     def record(m: Manifest) -> None:
@@ -254,5 +265,15 @@ def _install(
         if sections:
             q["report"] = REPORT_FILE
         m.toolchain["onnxruntime"] = onnxruntime.__version__
+        gone = {spec(t).file_name for t in stale}
+        m.files = [f for f in m.files if f.path not in gone]
+        for t in stale:
+            for key, name in (("targets", t), ("drift", f"int8-{t}"), ("excluded_nodes", t)):
+                (q.get(key) or {}).pop(name, None)
+        if m.selection and m.selection.get("file") in gone:
+            m.selection = None
 
     update_manifest(art, record)
+    for t in stale:
+        (art / spec(t).file_name).unlink(missing_ok=True)
+    return stale

@@ -43,8 +43,8 @@ def target_section(outcome: GuardOutcome, calibration: dict[str, Any], max_drop:
     }
 
 
-def merged_report(existing: Path | None, sections: dict[str, dict[str, Any]]) -> str:
-    """The new quant_report.json text: the old file's other targets plus ``sections``."""
+def merged_report(existing: Path | None, sections: dict[str, dict[str, Any]], drop: tuple[str, ...] = ()) -> str:
+    """The new quant_report.json text: the old file's other targets (less ``drop``) plus ``sections``."""
     doc: dict[str, Any] = {"format_version": FORMAT_VERSION, "targets": {}}
     if existing is not None and existing.is_file():
         try:
@@ -53,5 +53,7 @@ def merged_report(existing: Path | None, sections: dict[str, dict[str, Any]]) ->
                 doc["targets"].update(old["targets"])
         except (OSError, ValueError):
             pass  # a broken old report is simply replaced
+    for target in drop:
+        doc["targets"].pop(target, None)
     doc["targets"].update(sections)
     return json.dumps(doc, indent=1) + "\n"

@@ -134,7 +134,15 @@ def test_another_target_reuses_the_saved_ranges(quantized, tmp_path: Path, monke
     other = "minmax" if result.calibration["method"] != "minmax" else "percentile"
     result = quantize_artifact(art, QuantizeConfig(targets=("cpu",), calib_method=other, **SMALL))
     assert spy.calls == 3 and not result.calibration_reused  # another method: calibrated once more
-    assert read_manifest(art).calibration["method"] == other
+    m = read_manifest(art)
+    assert m.calibration["method"] == other
+    # the tensorrt file came from the old ranges: removed everywhere, and the user is told how to re-emit it
+    assert not (art / "model.int8-tensorrt.onnx").exists()
+    assert m.file("onnx", "int8", "tensorrt") is None and m.file("onnx", "int8", "cpu") is not None
+    assert set(m.quantization["targets"]) == {"cpu"} and "int8-tensorrt" not in m.quantization["drift"]
+    assert set(json.loads((art / "quant_report.json").read_text())["targets"]) == {"cpu"}
+    assert any("--targets tensorrt" in n for n in result.notes)
+    load_manifest(art)  # every listed file still verifies
 
 
 def test_cli_json_is_clean_on_stdout(quantized, tmp_path: Path, boundary_eval, monkeypatch, capsys) -> None:
