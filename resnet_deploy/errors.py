@@ -17,6 +17,10 @@ class ResNetDeployError(Exception):
         super().__init__(" ".join(str(message).split()))
 
 
+class ConfigError(ResNetDeployError, ValueError):
+    """An option or config field has a wrong type or value (checked by ``resnet_deploy.checks``)."""
+
+
 class MissingDependencyError(ResNetDeployError):
     """An optional module (tensorrt, openvino, tritonclient, ...) is not installed."""
 
