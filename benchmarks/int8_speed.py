@@ -160,11 +160,11 @@ def accuracy(args: argparse.Namespace, work: Path) -> tuple[str, dict[str, Any]]
                                                     report_size=args.report_size))
         raw[method] = res.to_dict()
         for target, t in res.targets.items():
-            d = t.drift
+            d = t.drift.to_dict()
             lines.append(
-                f"| {method} | {target} | {100 * d['top1_fp32']:.2f} | {100 * d['top1']:.2f} | "
-                f"{100 * (d['top1_fp32'] - d['top1']):+.2f} | {100 * d['top5']:.2f} | {100 * d['agreement']:.2f} | "
-                f"{d['cosine']:.5f} | {100 * t.size_ratio:.1f} | {res.calibration['seconds']:.1f} |"
+                f"| {method} | {target} | {100 * d['ref_top1']:.2f} | {100 * d['top1']:.2f} | "
+                f"{d['drop_points']:+.2f} | {100 * d['top5']:.2f} | {100 * d['agreement']:.2f} | "
+                f"{d['cosine_mean']:.5f} | {100 * t.size_ratio:.1f} | {res.calibration['seconds']:.1f} |"
             )
     return "\n".join(lines), raw
 

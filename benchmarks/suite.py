@@ -102,9 +102,9 @@ def main(argv: list[str] | None = None) -> int:
                 art = build_artifact(arch, args.input_size, work / arch, calib, gpu)
             cfg = BenchConfig(backends=backends, batch_sizes=sizes, time_budget=budget, repeats=repeats,
                               threads=threads, paired_rounds=paired, eval_size=eval_size, calib_data="sample", calib_size=calib,
-                              out_dir=staging / arch, progress=out, argv=[sys.executable, *sys.argv],
+                              out_dir=staging / arch, argv=[sys.executable, *sys.argv],
                               extra={"suite": True, "quick": args.quick})
-            reports[arch] = run_bench(art, cfg)
+            reports[arch] = run_bench(art, cfg, reporter=out)
         targets = check_targets(reports[archs[-1]], reports[archs[0]])
         header = {"date": date, "host": host, "command": " ".join([Path(sys.executable).name, *sys.argv]),
                   "mode": "quick" if args.quick else "full", "threads": threads, "repetitions": repeats,

@@ -36,11 +36,15 @@ def topk_accuracy(scores: np.ndarray, labels: np.ndarray, k: int) -> float:
 
 
 def topk_indices(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the ``k`` highest scores per row, highest first."""
+    """Indices (int64) of the ``k`` highest scores per row, highest first; ties keep the lower index.
+
+    A full stable sort rather than ``argpartition``: which of several tied
+    classes makes the top-k must not depend on numpy's selection algorithm
+    (clients compare answers across backends), and C is at most a few thousand.
+    """
+    scores = np.asarray(scores)
     k = min(int(k), scores.shape[1])
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(part, order, axis=1)
+    return np.argsort(-scores, axis=1, kind="stable")[:, :k].astype(np.int64)
 
 
 def agreement(ref: np.ndarray, out: np.ndarray) -> float:

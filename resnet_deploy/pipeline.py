@@ -13,11 +13,13 @@ import dataclasses
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from resnet_deploy.artifact import check_output_dir, load_manifest, publish_dir
+from resnet_deploy.reporter import Reporter
 
 
 @dataclass
@@ -58,32 +60,37 @@ def default_out(arch: str) -> Path:
     return Path("artifacts") / canonical_name(arch)
 
 
-def run_pipeline(config: PipelineConfig) -> PipelineResult:
-    """Export, then quantize and build engines in the same hidden directory, then publish."""
+def run_pipeline(
+    config: PipelineConfig, reporter: Reporter | Callable[[str], None] | None = None
+) -> PipelineResult:
+    """Export, then quantize and build engines in the same hidden directory, then publish.
+
+    ``reporter`` is handed to every stage (plain-text progress; None says nothing).
+    """
     from resnet_deploy.export.pipeline import export_artifact
 
     t0 = time.perf_counter()
     exp_cfg = config.export
     out = Path(exp_cfg.out) if exp_cfg.out else default_out(exp_cfg.arch)
     if config.quantize is None and not config.engines:
-        res = export_artifact(dataclasses.replace(exp_cfg, out=out))
+        res = export_artifact(dataclasses.replace(exp_cfg, out=out), reporter)
         return PipelineResult(out_dir=out, export=res, seconds=time.perf_counter() - t0)
 
     check_output_dir(out, exp_cfg.force)  # fail before any work
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.pipeline-", dir=out.resolve().parent))
     try:
         inner = work / out.name
-        res = export_artifact(dataclasses.replace(exp_cfg, out=inner, force=False))
+        res = export_artifact(dataclasses.replace(exp_cfg, out=inner, force=False), reporter)
         qres = None
         if config.quantize is not None:
             from resnet_deploy.quantize.pipeline import quantize_artifact
 
-            qres = quantize_artifact(inner, config.quantize)
+            qres = quantize_artifact(inner, config.quantize, reporter)
         eres = []
         for ecfg in config.engines:
             from resnet_deploy.engines.build import build_engine
 
-            eres.append(build_engine(inner, ecfg))
+            eres.append(build_engine(inner, ecfg, reporter))
         publish_dir(inner, out, exp_cfg.force)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -9,11 +9,13 @@ any download. Every step is the same library call a user would make by hand.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from resnet_deploy._optional import is_available
+from resnet_deploy.reporter import Reporter, as_reporter
 
 # torch.compile's first compile costs about a minute on 2 cores and helps little at
 # this size; it stays available through `resnet-deploy bench --backends torch-compile`.
@@ -34,7 +36,6 @@ class QuickstartConfig:
     peer: bool = True
     engines: bool = True  # build TensorRT/TensorRT-RTX engines when such a module is installed
     cache_dir: Path | None = None
-    progress: Any = None
     argv: list[str] | None = None
 
 
@@ -71,21 +72,6 @@ class QuickstartResult:
         }
 
 
-def _say(progress: Any, message: str) -> None:
-    if progress is not None and hasattr(progress, "info"):
-        progress.info(message)
-
-
-def _train_progress(progress: Any) -> Any:
-    if progress is None or not hasattr(progress, "info"):
-        return None
-
-    def report(epoch: int, epochs: int, loss: float, acc: float) -> None:
-        progress.info(f"  epoch {epoch}/{epochs}: loss {loss:.3f}, train acc {100 * acc:.1f}%")
-
-    return report
-
-
 def tensorrt_family() -> str | None:
     """The engine family the quickstart can build here, if any."""
     if is_available("tensorrt"):
@@ -95,8 +81,13 @@ def tensorrt_family() -> str | None:
     return None
 
 
-def run_quickstart(cfg: QuickstartConfig) -> QuickstartResult:
-    """Train (or reuse) the sample model, export it with INT8, benchmark every CPU backend."""
+def run_quickstart(
+    cfg: QuickstartConfig, reporter: Reporter | Callable[[str], None] | None = None
+) -> QuickstartResult:
+    """Train (or reuse) the sample model, export it with INT8, benchmark every CPU backend.
+
+    ``reporter`` hears every step of every stage in plain text (None says nothing).
+    """
     from resnet_deploy.bench.config import BenchConfig
     from resnet_deploy.bench.run import run_bench
     from resnet_deploy.export.config import ExportConfig
@@ -107,14 +98,15 @@ def run_quickstart(cfg: QuickstartConfig) -> QuickstartResult:
 
     t0 = time.perf_counter()
     steps: dict[str, float] = {}
-    p = cfg.progress
+    rep = as_reporter(reporter)
+    sub = rep if reporter is not None else None  # stages keep their "no reporter" defaults
 
-    _say(p, f"[bold]1/3[/bold] sample model ({cfg.preset} preset): trained once on the built-in data, then cached")
+    rep.info(f"1/3 sample model ({cfg.preset} preset): trained once on the built-in data, then cached")
     t = time.perf_counter()
-    sample = ensure_sample_model(cfg.preset, cache_dir=cfg.cache_dir, progress=_train_progress(p))
+    sample = ensure_sample_model(cfg.preset, cache_dir=cfg.cache_dir, reporter=sub)
     steps["sample_model"] = time.perf_counter() - t
     how = "from cache" if sample.cached else f"trained in {sample.train_seconds:.0f} s"
-    _say(p, f"  {sample.arch} at {sample.input_size}px, held-out top-1 {100 * sample.accuracy:.1f}% ({how})")
+    rep.info(f"  {sample.arch} at {sample.input_size}px, held-out top-1 {100 * sample.accuracy:.1f}% ({how})")
 
     family = tensorrt_family() if cfg.engines else None
     engines = []
@@ -122,32 +114,32 @@ def run_quickstart(cfg: QuickstartConfig) -> QuickstartResult:
         from resnet_deploy.engines.build import EngineConfig
 
         engines = [EngineConfig(precision="int8", family=family, min_batch=1, opt_batch=8, max_batch=32)]
-    _say(p, "[bold]2/3[/bold] export + INT8 (calibration on the built-in sample set; targets cpu, tensorrt)"
-            + (f" + {family} engine" if family else " (no TensorRT module installed: no engines)"))
+    rep.info("2/3 export + INT8 (calibration on the built-in sample set; targets cpu, tensorrt)"
+             + (f" + {family} engine" if family else " (no TensorRT module installed: no engines)"))
     t = time.perf_counter()
     pipeline = run_pipeline(PipelineConfig(
         export=ExportConfig(
             arch=sample.arch, weights=sample.checkpoint, num_classes=sample.num_classes,
             input_size=sample.input_size, formats=("onnx", "torchscript", "exported-program"),
             out=cfg.out, force=True, preprocessing=sample.preprocessing, labels=list(sample.labels),
-            parity_data="sample", progress=p,
+            parity_data="sample",
         ),
         quantize=QuantizeConfig(
             calib_data="sample", calib_size=cfg.calib_size, targets=("cpu", "tensorrt"),
-            max_drop=cfg.max_drop, eval_data="sample", progress=p,
+            max_drop=cfg.max_drop, eval_data="sample",
         ).validate(),
         engines=engines,
-    ))
+    ), sub)
     steps["export_int8"] = time.perf_counter() - t
 
-    _say(p, "[bold]3/3[/bold] benchmark: every CPU backend + the OpenVINO+NNCF INT8 peer, accuracy on held-out data")
+    rep.info("3/3 benchmark: every CPU backend + the OpenVINO+NNCF INT8 peer, accuracy on held-out data")
     t = time.perf_counter()
     backends = [b for b in backend_names() if b not in DEFAULT_SKIP]
     report = run_bench(pipeline.out_dir, BenchConfig(
         backends=backends, batch_sizes=list(cfg.batch_sizes), scenarios="all", time_budget=cfg.time_budget,
         threads=cfg.threads, eval_data="sample", calib_data="sample", peer=cfg.peer,
-        select="min-latency", max_drop=cfg.max_drop, progress=p, argv=cfg.argv,
-    ))
+        select="min-latency", max_drop=cfg.max_drop, argv=cfg.argv,
+    ), sub)
     steps["bench"] = time.perf_counter() - t
     return QuickstartResult(sample=sample, pipeline=pipeline, bench=report,
                             seconds=time.perf_counter() - t0, steps=steps)

@@ -102,6 +102,30 @@ class RecordingReporter(NullReporter):
         return [t for k, t in self.messages if kind is None or k == kind]
 
 
+class NoteKeeper:
+    """Forwards everything to ``inner`` and keeps a copy of each note (for --json summaries)."""
+
+    def __init__(self, inner: Reporter | None = None) -> None:
+        self.inner: Reporter = inner if inner is not None else NullReporter()
+        self.notes: list[str] = []
+
+    def info(self, message: str) -> None:
+        self.inner.info(message)
+
+    def note(self, message: str) -> None:
+        self.notes.append(message)
+        self.inner.note(message)
+
+    def warn(self, message: str) -> None:
+        self.inner.warn(message)
+
+    def status(self, message: str) -> contextlib.AbstractContextManager[None]:
+        return self.inner.status(message)
+
+    def progress(self, description: str, total: int | None) -> contextlib.AbstractContextManager[Advance]:
+        return self.inner.progress(description, total)
+
+
 def as_reporter(obj: Reporter | Callable[[str], None] | None) -> Reporter:
     """A Reporter from a Reporter, a plain ``fn(message)`` callback, or None."""
     if obj is None:

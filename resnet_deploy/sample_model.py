@@ -34,11 +34,11 @@ from resnet_deploy.artifact import Preprocessing, sha256_file
 from resnet_deploy.data.sample import SAMPLE_CLASSES
 from resnet_deploy.data.sample import VERSION as DATA_VERSION
 from resnet_deploy.errors import ResNetDeployError
+from resnet_deploy.reporter import Reporter, as_reporter
 
 log = logging.getLogger(__name__)
 
 CACHE_VERSION = 1
-ProgressFn = Callable[[int, int, float, float], None]  # (epoch, epochs, loss, train acc)
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ def _get_preset(preset: str) -> Preset:
 def ensure_sample_model(
     preset: str = "quickstart",
     cache_dir: str | os.PathLike[str] | None = None,
-    progress: ProgressFn | None = None,
+    reporter: Reporter | Callable[[str], None] | None = None,
     *,
     force: bool = False,
 ) -> SampleModel:
@@ -148,7 +148,7 @@ def ensure_sample_model(
         tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=root))
         try:
             tmp.chmod(0o755)  # mkdtemp makes it private; a cache is meant to be read
-            meta = _train_into(p, tmp, progress)
+            meta = _train_into(p, tmp, as_reporter(reporter))
             if final.exists():
                 old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=root))
                 os.replace(final, old / "x")
@@ -225,13 +225,13 @@ def _from_meta(d: Path, meta: dict[str, Any], cached: bool) -> SampleModel:
     )
 
 
-def _train_into(p: Preset, d: Path, progress: ProgressFn | None) -> dict[str, Any]:
+def _train_into(p: Preset, d: Path, reporter: Reporter) -> dict[str, Any]:
     """Train, evaluate and write checkpoint.pth + meta.json into ``d``; return the meta."""
     import torch
 
     pre = Preprocessing.for_input_size(p.input_size)
     t0 = time.perf_counter()
-    state, stats = train_sample_model(p, pre, progress)
+    state, stats = train_sample_model(p, pre, reporter)
     seconds = time.perf_counter() - t0
     ckpt = d / "checkpoint.pth"
     torch.save(state, ckpt)
@@ -263,7 +263,7 @@ def _train_into(p: Preset, d: Path, progress: ProgressFn | None) -> dict[str, An
 
 
 def train_sample_model(
-    p: Preset, pre: Preprocessing, progress: ProgressFn | None = None, threads: int | None = None
+    p: Preset, pre: Preprocessing, reporter: Reporter | None = None, threads: int | None = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Train ``p`` from scratch on the sample train split; (state_dict, stats incl. held-out accuracy)."""
     import torch
@@ -309,8 +309,9 @@ def train_sample_model(
                 total_loss += loss.item() * len(yb)
                 correct += int((logits.argmax(1) == yb).sum())
                 seen += len(yb)
-            if progress is not None:
-                progress(epoch, len(p.schedule), total_loss / seen, correct / seen)
+            if reporter is not None:
+                reporter.info(f"epoch {epoch}/{len(p.schedule)}: loss {total_loss / seen:.3f}, "
+                              f"train accuracy {100 * correct / seen:.1f}%")
         accuracy, n_eval = evaluate(model, pre)
         state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         stats = {"accuracy": accuracy, "eval_images": n_eval, "train_images": n, "threads": threads}

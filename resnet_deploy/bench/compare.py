@@ -7,13 +7,16 @@ logit error, cosine similarity, and each side's top-1/top-5 when labelled.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from resnet_deploy.artifact import load_manifest
-from resnet_deploy.bench.drift import EVAL_MODES, collect_outputs, drift_metrics, load_eval_set
+from resnet_deploy.bench.drift import EVAL_MODES, collect_outputs, drift_row, load_eval_set
 from resnet_deploy.bench.machine import usable_cores
 from resnet_deploy.errors import ResNetDeployError
+from resnet_deploy.metrics import drift_metrics
+from resnet_deploy.reporter import Reporter, as_reporter
 from resnet_deploy.runtime.resolve import make_runner, resolve
 
 
@@ -26,7 +29,7 @@ def compare_backends(
     eval_size: int | None = None,
     threads: int | None = None,
     batch_size: int = 32,
-    progress: Any = None,
+    reporter: Reporter | Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Run both specs on ``eval_data`` and return the drift of B vs A (JSON-ready)."""
     if eval_mode not in EVAL_MODES:
@@ -38,13 +41,12 @@ def compare_backends(
     cand_a, cand_b = resolve(manifest, spec_a), resolve(manifest, spec_b)
     threads = threads or usable_cores()
     data = load_eval_set(eval_data, manifest, eval_mode, eval_size)
+    rep = as_reporter(reporter)
     outs = []
     for cand in (cand_a, cand_b):
-        if progress is not None:
-            progress.info(f"running {cand.spec} on {data.n} images ({data.mode})")
+        rep.info(f"running {cand.spec} on {data.n} images ({data.mode})")
         with make_runner(art, manifest, cand, threads=threads) as runner:
             outs.append(collect_outputs(runner, data, batch_size))
-    d = drift_metrics(outs[0], outs[1], data.labels)
-    d.reference, d.eval_data, d.eval_mode = cand_a.spec, data.name, data.mode
+    d = drift_row(drift_metrics(outs[0], outs[1], data.labels), cand_a.spec, data)
     return {"a": cand_a.spec, "b": cand_b.spec, "file_a": cand_a.entry.path if cand_a.entry else None,
-            "file_b": cand_b.entry.path if cand_b.entry else None, "threads": threads, **d.to_dict()}
+            "file_b": cand_b.entry.path if cand_b.entry else None, "threads": threads, **d}

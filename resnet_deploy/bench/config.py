@@ -27,8 +27,8 @@ class BenchConfig:
     ``time_budget`` (seconds per backend and batch size; 1 s when neither is given).
     ``threads``: None = every usable core; the same count goes to every runner and the
     peer. ``eval_data``: a data spec ("sample" = built-in held-out set) or None to skip
-    drift. ``max_drop`` is in top-1 percentage points. ``progress`` is anything with the
-    ``cli._common.Output`` methods ``info``, ``status`` and ``progress``.
+    drift. ``max_drop`` is in top-1 percentage points. Progress goes to the ``reporter``
+    argument of ``run_bench``, not here.
     """
 
     backends: list[str] | None = None
@@ -56,7 +56,6 @@ class BenchConfig:
     max_drop: float | None = None
     record: bool = True  # write manifest.bench (and manifest.selection with ``select``)
     plots: bool = True
-    progress: Any = None
     argv: list[str] | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # free-form facts for the report
 

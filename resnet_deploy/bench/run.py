@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ import numpy as np
 from resnet_deploy.artifact import Manifest, load_manifest, now_iso, update_manifest
 from resnet_deploy.bench import scenarios as sc
 from resnet_deploy.bench.config import BenchConfig
-from resnet_deploy.bench.drift import EvalSet, collect_outputs, drift_metrics, load_eval_set
+from resnet_deploy.bench.drift import collect_outputs, drift_row, load_eval_set
 from resnet_deploy.bench.machine import machine_info, usable_cores
 from resnet_deploy.bench.memory import MemorySampler
 from resnet_deploy.bench.paired import jobs_count, paired_vs_peer
@@ -44,12 +43,15 @@ from resnet_deploy.bench.report import (
 )
 from resnet_deploy.bench.select import record_selection, select_backend
 from resnet_deploy.bench.timing import make_input, measure_harness_overhead, overhead_percent, sweep
+from resnet_deploy.data.evalset import EvalSet
 from resnet_deploy.errors import (
     AccuracyBudgetError,
     BackendUnavailableError,
     MissingDependencyError,
     ResNetDeployError,
 )
+from resnet_deploy.metrics import drift_metrics
+from resnet_deploy.reporter import Reporter, as_reporter
 from resnet_deploy.runtime.base import Runner
 from resnet_deploy.runtime.resolve import Candidate, candidates, make_runner, parse_spec, resolve
 
@@ -57,33 +59,6 @@ REFERENCE = "torch:fp32"
 # Backends that need an NVIDIA GPU (device shown for skipped rows whose runner is not built).
 GPU_BACKENDS = ("tensorrt", "onnxruntime-tensorrt", "onnxruntime-cuda", "torch-tensorrt")
 FALLBACK_REFERENCE = "onnxruntime:fp32"
-
-
-class _Ui:
-    """Progress through an Output-like object, or nothing."""
-
-    def __init__(self, out: Any) -> None:
-        self.out = out
-
-    def info(self, message: str) -> None:
-        if self.out is not None:
-            self.out.info(message)
-
-    @contextmanager
-    def status(self, message: str) -> Iterator[None]:
-        if self.out is None:
-            yield
-            return
-        with self.out.status(message):
-            yield
-
-    @contextmanager
-    def progress(self, description: str, total: int) -> Iterator[Callable[..., None]]:
-        if self.out is None:
-            yield lambda n=1: None
-            return
-        with self.out.progress(description, total=total) as advance:
-            yield advance
 
 
 def choose_reference(manifest: Manifest) -> tuple[Candidate | None, str | None]:
@@ -126,7 +101,7 @@ def _thin(samples_ns: np.ndarray) -> list[float]:
 
 def bench_runner(
     make: Callable[[], Runner], row: BackendRow, cfg: BenchConfig, input_shape: tuple[int, ...],
-    evalset: EvalSet | None, ui: _Ui,
+    evalset: EvalSet | None, ui: Reporter,
 ) -> np.ndarray | None:
     """Fill ``row`` from one runner; returns its eval outputs. Errors mark the row, never raise."""
     sizes = cfg.sweep_sizes()
@@ -213,8 +188,14 @@ def _new_row(c: Candidate, threads: int) -> BackendRow:
     return row
 
 
-def run_bench(artifact_dir: str | os.PathLike[str], config: BenchConfig) -> BenchReport:
-    """Benchmark every backend of ``artifact_dir`` (see module docstring); returns the report."""
+def run_bench(
+    artifact_dir: str | os.PathLike[str], config: BenchConfig,
+    reporter: Reporter | Callable[[str], None] | None = None,
+) -> BenchReport:
+    """Benchmark every backend of ``artifact_dir`` (see module docstring); returns the report.
+
+    ``reporter`` hears progress in plain text (a ``Reporter`` or a ``fn(message)`` callback).
+    """
     from resnet_deploy.bench.render import write_report_files
 
     cfg = config.validate()
@@ -226,7 +207,7 @@ def run_bench(artifact_dir: str | os.PathLike[str], config: BenchConfig) -> Benc
         backends = [b for b in backends if b not in asked_peer]
         want_peer = want_peer or bool(asked_peer)
     threads = cfg.threads or usable_cores()
-    ui = _Ui(cfg.progress)
+    ui = as_reporter(reporter)
     t_start = time.perf_counter()
     cands = plan_candidates(manifest, backends) if backends != [] else []
     report = BenchReport(
@@ -299,7 +280,7 @@ def run_bench(artifact_dir: str | os.PathLike[str], config: BenchConfig) -> Benc
 
 def _add_paired(
     report: BenchReport, art: Path, manifest: Manifest, cands: list[Candidate], peer_model: PeerModel,
-    cfg: BenchConfig, threads: int, shape: tuple[int, ...], ui: _Ui,
+    cfg: BenchConfig, threads: int, shape: tuple[int, ...], ui: Reporter,
 ) -> None:
     """Head-to-head rounds of our best backends against the peer (``bench.paired``)."""
     pc = report.peer_comparison or {}
@@ -318,7 +299,7 @@ def _add_paired(
 
 
 def _prepare_peer(
-    art: Path, manifest: Manifest, cfg: BenchConfig, threads: int, report: BenchReport, ui: _Ui,
+    art: Path, manifest: Manifest, cfg: BenchConfig, threads: int, report: BenchReport, ui: Reporter,
 ) -> tuple[PeerModel | None, BackendRow]:
     """Quantise the NNCF peer once; its row is skipped/failed with the reason when that is impossible."""
     peer_row = BackendRow(spec=f"{PEER_BACKEND}:int8", backend=PEER_BACKEND, status="ok", key="int8",
@@ -356,7 +337,7 @@ def _nofile() -> Any:
 
 def _add_drift(
     report: BenchReport, art: Path, manifest: Manifest, ref_cand: Candidate, evalset: EvalSet,
-    outputs: dict[str, np.ndarray], cfg: BenchConfig, threads: int, ui: _Ui,
+    outputs: dict[str, np.ndarray], cfg: BenchConfig, threads: int, ui: Reporter,
 ) -> None:
     """Fill ``row.drift`` for every row with outputs, running the reference if it was not benched."""
     ref = outputs.get(ref_cand.spec)
@@ -372,9 +353,7 @@ def _add_drift(
         out = outputs.get(row.spec)
         if out is None:
             continue
-        d = drift_metrics(ref, out, evalset.labels)
-        d.reference, d.eval_data, d.eval_mode = ref_cand.spec, evalset.name, evalset.mode
-        row.drift = d.to_dict()
+        row.drift = drift_row(drift_metrics(ref, out, evalset.labels), ref_cand.spec, evalset)
 
 
 def _model_info(manifest: Manifest) -> dict[str, Any]:

@@ -43,6 +43,13 @@ def run_cli(group: click.Group) -> None:
     sys.exit(0)
 
 
+def escape(text: str) -> str:
+    """``text`` with rich markup escaped, so it prints as written (rich is imported lazily)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
 def output_options(fn: F) -> F:
     """Adds --quiet and --json; the command receives ``out: Output``."""
 
@@ -56,7 +63,12 @@ def output_options(fn: F) -> F:
 
 
 class Output:
-    """Where a command talks: rich on stderr for people, JSON on stdout for machines."""
+    """Where a command talks: rich on stderr for people, JSON on stdout for machines.
+
+    Implements ``resnet_deploy.reporter.Reporter``: library code sends plain text,
+    which is escaped here (a ``[`` in a path is printed, not read as markup) and
+    styled by kind. The command's own styled lines go through ``markup``.
+    """
 
     def __init__(self, quiet: bool = False, as_json: bool = False) -> None:
         self.quiet = quiet or as_json
@@ -66,7 +78,17 @@ class Output:
         self.console = Console(stderr=True, quiet=self.quiet, highlight=False)
 
     def info(self, message: str) -> None:
-        self.console.print(message)
+        self.console.print(escape(message))
+
+    def note(self, message: str) -> None:
+        self.console.print(f"[yellow]note:[/yellow] {escape(message)}")
+
+    def warn(self, message: str) -> None:
+        self.console.print(f"[bold yellow]warning:[/bold yellow] {escape(message)}")
+
+    def markup(self, text: str) -> None:
+        """A line of the command's own rich markup (never library text: that goes to ``info``)."""
+        self.console.print(text)
 
     def table(self, table: Any) -> None:
         self.console.print(table)
@@ -87,7 +109,7 @@ class Output:
             TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
             TimeElapsedColumn(), console=self.console, disable=self.quiet, transient=False,
         ) as prog:
-            task = prog.add_task(description, total=total)
+            task = prog.add_task(escape(description), total=total)
             yield lambda n=1: prog.advance(task, n)
 
     @contextmanager
@@ -96,9 +118,9 @@ class Output:
         if self.quiet:
             yield
             return
-        with self.console.status(message):
+        with self.console.status(escape(message)):
             yield
-        self.console.print(f"[green]✓[/green] {message}")
+        self.console.print(f"[green]✓[/green] {escape(message)}")
 
 
 def parse_int_list(value: str, what: str, minimum: int = 1) -> list[int]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from resnet_deploy.cli._common import Output, output_options, parse_int_list
+from resnet_deploy.cli._common import Output, escape, output_options, parse_int_list
 
 
 def _csv(value: str | None) -> list[str] | None:
@@ -70,9 +70,8 @@ def bench(artifact: str, out: Output, **opts: Any) -> None:
         eval_mode=opts["eval_mode"], eval_size=opts["eval_size"], calib_data=opts["calib_data"],
         peer=not opts["no_peer"], paired_rounds=opts["paired_rounds"], server_bound_ms=opts["server_bound_ms"], select=opts["select"],
         max_drop=opts["max_drop"], out_dir=opts["out_dir"], plots=not opts["no_plots"],
-        progress=out,
     )
-    report = run_bench(artifact, cfg)
+    report = run_bench(artifact, cfg, reporter=out)
 
     def human() -> None:
         out.table(rich_table(report))
@@ -81,10 +80,10 @@ def bench(artifact: str, out: Output, **opts: Any) -> None:
         if report.harness.get("overhead_pct") is not None:
             out.info(f"harness overhead: {report.harness['overhead_pct']:.3f} % of the fastest batch-1 p50")
         for note in report.notes:
-            out.info(f"note: {note}")
+            out.note(note)
         if report.selection:
             s = report.selection
-            out.info(f"selected [bold]{s['backend']}[/bold] ({s['strategy']}): {s['reason']}")
+            out.markup(f"selected [bold]{escape(s['backend'])}[/bold] ({s['strategy']}): {escape(s['reason'])}")
         out.info(f"reports: {Path(artifact) / report.files.get('html', '')} (+ json, csv, md, plots)")
 
     data = report.to_dict()
@@ -113,7 +112,7 @@ def compare(artifact: str, spec_a: str, spec_b: str, out: Output, eval_data: str
     from resnet_deploy.bench import compare_backends
 
     res = compare_backends(artifact, spec_a, spec_b, eval_data=eval_data, eval_mode=eval_mode,
-                           eval_size=eval_size, threads=threads, progress=out)
+                           eval_size=eval_size, threads=threads, reporter=out)
 
     def human() -> None:
         from rich.table import Table

@@ -117,7 +117,7 @@ def render_engine_summary(out: Output, result: Any) -> None:
             table.add_row(k, v)
         out.table(table)
         for note in result.notes:
-            out.info(f"note: {note}")
+            out.note(note)
         art = result.path.parent.parent
         out.info(f"Next: resnet-deploy bench {art}   (runs on a GPU host with the tensorrt backend)")
 
@@ -145,7 +145,5 @@ def build_engine(out: Output, artifact: str, engine_config: Any) -> None:
     """
     from resnet_deploy.engines.build import build_engine as build
 
-    if not out.quiet:
-        engine_config.progress = out.info
-    result = build(artifact, engine_config)
+    result = build(artifact, engine_config, reporter=None if out.quiet else out)
     render_engine_summary(out, result)

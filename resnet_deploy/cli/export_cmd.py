@@ -137,7 +137,7 @@ def export(
     if int8 or fp16:
         if not int8:
             int8_kwargs["targets"] = ""
-        quant = config_from_options(int8_kwargs, progress=out)
+        quant = config_from_options(int8_kwargs)
     engines = []
     if tensorrt:
         precisions = ["int8" if int8 else "fp32"] + (["fp16"] if fp16 else [])
@@ -156,9 +156,8 @@ def export(
         new_head=new_head,
         labels=labels,
         parity_data=eval_data or (calib_data if (int8 or fp16 or calib_data != "sample") else None),
-        progress=out,
     )
-    result = run_pipeline(PipelineConfig(export=config, quantize=quant, engines=engines))
+    result = run_pipeline(PipelineConfig(export=config, quantize=quant, engines=engines), reporter=out)
     extra: dict[str, Any] = {}
     if result.quantize is not None:
         extra["quantize"] = result.quantize.to_dict()

@@ -6,7 +6,7 @@ import os
 
 import click
 
-from resnet_deploy.cli._common import Output, output_options
+from resnet_deploy.cli._common import Output, escape, output_options
 from resnet_deploy.errors import ResNetDeployError
 
 
@@ -58,7 +58,7 @@ def predict(
     def human() -> None:
         from rich.table import Table
 
-        out.info(f"backend: [bold]{result.backend}[/bold]")
+        out.markup(f"backend: [bold]{escape(result.backend)}[/bold]")
         for p in result.predictions:
             table = Table(title=os.path.basename(p.source or "") or None, title_justify="left")
             table.add_column("#", justify="right")

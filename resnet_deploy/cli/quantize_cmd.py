@@ -77,7 +77,7 @@ def _number(value: Any, what: str, cast: Callable[[str], Any]) -> Any:
     return out
 
 
-def config_from_options(kwargs: dict[str, Any], progress: Any = None) -> QuantizeConfig:
+def config_from_options(kwargs: dict[str, Any]) -> QuantizeConfig:
     """Pop the ``int8_options`` keywords from ``kwargs`` and build a validated QuantizeConfig."""
     opts = {name: kwargs.pop(name) for name in INT8_OPTION_NAMES if name in kwargs}
     size = opts.get("calib_size", "512")
@@ -98,7 +98,6 @@ def config_from_options(kwargs: dict[str, Any], progress: Any = None) -> Quantiz
         max_drop=_number(opts.get("max_drop"), "--max-drop", float),
         eval_data=opts.get("eval_data"),
         recalibrate=bool(opts.get("recalibrate", False)),
-        progress=progress,
     )
     return config.validate()
 
@@ -126,8 +125,8 @@ def quantize(artifact: Path, out: Output, **kwargs: Any) -> None:
     """
     from resnet_deploy.quantize import quantize_artifact
 
-    config = config_from_options(kwargs, progress=out)
-    result = quantize_artifact(artifact, config)
+    config = config_from_options(kwargs)
+    result = quantize_artifact(artifact, config, reporter=out)
     out.result(result.to_dict(), lambda: render(out, result))
 
 
@@ -146,10 +145,12 @@ def render(out: Output, result: Any) -> None:
         table.add_column(col)
     for t in result.targets.values():
         d = t.drift
-        top1 = f"{100 * d['top1_fp32']:.2f}% → {100 * d['top1']:.2f}%" if d.get("labelled") else "n/a (no labels)"
+        top1 = "n/a (no labels)"
+        if d.labelled and d.ref_top1 is not None and d.top1 is not None:
+            top1 = f"{100 * d.ref_top1:.2f}% → {100 * d.top1:.2f}%"
         fused = f"{t.fusion['int8']}/{t.fusion['convs']}" if t.fusion else "-"
         table.add_row(t.path.name, f"{t.size / 1e6:.2f} MB ({100 * t.size_ratio:.1f}%)", top1,
-                      f"{100 * d['agreement']:.2f}%", f"{d['max_abs']:.3g}", f"{d['cosine']:.5f}",
+                      f"{100 * d.agreement:.2f}%", f"{d.max_abs:.3g}", f"{d.cosine_mean:.5f}",
                       str(len(t.excluded_nodes)), fused)
     if result.fp16:
         p = result.fp16["parity"]

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from resnet_deploy.cli._common import Output, output_options, parse_int_list
+from resnet_deploy.cli._common import Output, escape, output_options, parse_int_list
 
 
 def quickstart_table(report: Any) -> Any:
@@ -58,15 +58,15 @@ def render_quickstart(out: Output, res: Any) -> None:
         out.info(f"vs peer: {line}")
     hw = report.machine.get("int8_note")
     if hw:
-        out.info(f"note: {hw}")
+        out.note(hw)
     if report.selection:
         s = report.selection
         row = report.row(s["backend"])
         speed = ""
         if row is not None and ref is not None and row.p50_ms and ref.p50_ms:
             speed = f", {ref.p50_ms / row.p50_ms:.1f}x faster than {ref.spec} at batch 1"
-        out.info(f"selected for serving: [bold]{s['backend']}[/bold] ({s['strategy']} within "
-                 f"{s.get('max_drop')} pt){speed}")
+        out.markup(f"selected for serving: [bold]{escape(s['backend'])}[/bold] ({s['strategy']} within "
+                   f"{s.get('max_drop')} pt){escape(speed)}")
     out.info(f"artifact: {res.out_dir}")
     if res.html_report:
         out.info(f"HTML report: {res.out_dir / res.html_report}")
@@ -111,7 +111,7 @@ def quickstart(out: Output, out_dir: str, preset: str, calib_size: int, max_drop
         out=Path(out_dir), preset=preset, calib_size=calib_size, max_drop=max_drop,
         batch_sizes=tuple(parse_int_list(batch_sizes, "--batch-sizes")), time_budget=time_budget,
         threads=threads, peer=not no_peer, cache_dir=Path(cache_dir) if cache_dir else None,
-        progress=out, argv=["resnet-deploy", *sys.argv[1:]],
+        argv=["resnet-deploy", *sys.argv[1:]],
     )
-    res = run_quickstart(cfg)
+    res = run_quickstart(cfg, reporter=out)
     out.result(res.to_dict(), lambda: render_quickstart(out, res))

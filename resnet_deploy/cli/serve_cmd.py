@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from resnet_deploy.cli._common import Output, output_options
+from resnet_deploy.cli._common import Output, escape, output_options
 from resnet_deploy.errors import ResNetDeployError
 
 
@@ -87,7 +87,7 @@ def serve(artifact: Path, out: Output, **options: Any) -> None:
         if out.as_json:
             click.echo(json.dumps({"status": "ready", **summary}))
             return
-        out.info(f"[green]serving[/green] {artifact} on {summary['backend']}")
+        out.markup(f"[green]serving[/green] {escape(str(artifact))} on {summary['backend']}")
         out.info(f"  HTTP    {summary['http']}    gRPC {summary['grpc']}    metrics {summary['metrics']}")
         out.info(f"  tensors POST {summary['http']}/v2/models/{server.model_name}/infer  (input: "
                  f"{server.spec.input_name} FP32 [N,{server.spec.channels},{server.spec.size},{server.spec.size}])")

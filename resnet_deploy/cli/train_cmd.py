@@ -30,11 +30,8 @@ def train_sample(preset: str, cache_dir: Path | None, force: bool, out: Output) 
     """
     from resnet_deploy.sample_model import ensure_sample_model
 
-    def progress(epoch: int, total: int, loss: float, acc: float) -> None:
-        out.info(f"epoch {epoch}/{total}: loss {loss:.3f}, train accuracy {acc:.1%}")
-
     with out.status(f"sample model '{preset}' (trained once, a few seconds to ~2 min; then cached)"):
-        sm = ensure_sample_model(preset, cache_dir=cache_dir, progress=progress, force=force)
+        sm = ensure_sample_model(preset, cache_dir=cache_dir, reporter=out, force=force)
 
     data = {
         "preset": sm.preset,

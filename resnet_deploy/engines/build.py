@@ -78,6 +78,7 @@ from resnet_deploy.errors import (
     ResNetDeployError,
     WorkFailedError,
 )
+from resnet_deploy.reporter import Reporter, as_reporter
 from resnet_deploy.runtime.gpu import gpu_info, no_gpu_reason
 
 FAMILIES = {"tensorrt": ("tensorrt", "TensorRT"), "tensorrt-rtx": ("tensorrt_rtx", "TensorRT-RTX")}
@@ -106,7 +107,6 @@ class EngineConfig:
     timing_cache: Path | None = None  # loaded if present, saved after the build (TensorRT only)
     hardware_compatible: bool = False  # TensorRT: run on any Ampere+ GPU
     version_compatible: bool = False  # TensorRT: run on later TensorRT of the same major
-    progress: Callable[[str], None] | None = None
 
     def validate(self) -> None:
         """One-line errors for nonsense options, before any work."""
@@ -190,8 +190,15 @@ def source_entry(manifest: Manifest, precision: str) -> FileEntry:
     return entry
 
 
-def build_engine(artifact_dir: str | os.PathLike[str], config: EngineConfig) -> EngineResult:
-    """Build ``engines/model.<key>.<family>.plan`` into the artifact and record it in the manifest."""
+def build_engine(
+    artifact_dir: str | os.PathLike[str], config: EngineConfig,
+    reporter: Reporter | Callable[[str], None] | None = None,
+) -> EngineResult:
+    """Build ``engines/model.<key>.<family>.plan`` into the artifact and record it in the manifest.
+
+    ``reporter`` hears the steps and the builder's top-level phases in plain text
+    (a ``Reporter`` or a ``fn(message)`` callback); without one no progress monitor is attached.
+    """
     config.validate()
     art = Path(artifact_dir)
     manifest = read_manifest(art)
@@ -211,7 +218,7 @@ def build_engine(artifact_dir: str | os.PathLike[str], config: EngineConfig) -> 
             "--version-compat is not available with TensorRT-RTX (it ships no lean runtime); "
             "drop it or build with --family tensorrt"
         )
-    say = config.progress or (lambda _msg: None)
+    say = as_reporter(reporter).info
     chw = [int(v) for v in manifest.input.shape[1:]]
     name = manifest.input.name
     say(f"parsing {src.path} with {label}")
@@ -239,7 +246,7 @@ def build_engine(artifact_dir: str | os.PathLike[str], config: EngineConfig) -> 
         bconfig.builder_optimization_level = int(config.opt_level)
     hw_level = _apply_compat_flags(trt, bconfig, family, config, notes)
     cache = _timing_cache(bconfig, family, config, notes)
-    monitor = make_monitor(trt, say) if config.progress is not None else None
+    monitor = make_monitor(trt, say) if reporter is not None else None
     if monitor is not None:
         bconfig.progress_monitor = monitor
 

@@ -34,11 +34,6 @@ _ALIASES = {
 MIN_INPUT_SIZE = 32
 MAX_INPUT_SIZE = 4096
 
-# ``progress`` is either a callback taking a step description, or an object with a
-# ``status(message)`` context manager (resnet_deploy.cli._common.Output).
-Progress = Any
-
-
 @dataclass
 class ExportConfig:
     """What to export and where; see ``export_artifact``."""
@@ -58,7 +53,6 @@ class ExportConfig:
     parity_data: Any = None  # data spec (str/path) or float32 NCHW array, added to the parity batch
     parity_limit: int = 32  # images taken from parity_data
     parity_rel_tol: float = 1e-3  # FP32 gate: max |diff| <= parity_rel_tol x reference logit range
-    progress: Progress | None = None
 
 
 @dataclass

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,22 +41,16 @@ from resnet_deploy.export.config import (
     precheck_out_dir,
     read_labels,
 )
+from resnet_deploy.reporter import Reporter, as_reporter
 
 LABELS_FILE = "labels.txt"
 
 
 @contextlib.contextmanager
-def _step(progress: Any, message: str, timings: dict[str, float], key: str) -> Iterator[None]:
-    """Report a step to ``progress`` (callback or Output) and time it."""
+def _step(reporter: Reporter, message: str, timings: dict[str, float], key: str) -> Iterator[None]:
+    """Report a step (plain text) and add its duration to ``timings[key]``."""
     t0 = time.perf_counter()
-    status = getattr(progress, "status", None)
-    if progress is None:
-        yield
-    elif callable(status):
-        with status(message):
-            yield
-    else:
-        progress(message)
+    with reporter.status(message):
         yield
     timings[key] = timings.get(key, 0.0) + time.perf_counter() - t0
 
@@ -118,8 +112,13 @@ def _head_classes(weights: Path | None, new_head: bool) -> int | None:
     return int(fc.shape[0]) if fc is not None and fc.dim() == 2 else None
 
 
-def _parity_inputs(config: ExportConfig, size: int, pre: Preprocessing) -> tuple[np.ndarray, str]:
-    """The fixed-seed batch, plus real images from ``parity_data`` when given."""
+def _parity_inputs(
+    config: ExportConfig, size: int, pre: Preprocessing, on_warning: Callable[[str], None] | None = None
+) -> tuple[np.ndarray, str]:
+    """The fixed-seed batch, plus real images from ``parity_data`` when given.
+
+    ``on_warning`` hears data warnings (None: the data package's default, a Python warning).
+    """
     from resnet_deploy.export.parity import fixed_inputs
 
     x = fixed_inputs(size)
@@ -128,26 +127,13 @@ def _parity_inputs(config: ExportConfig, size: int, pre: Preprocessing) -> tuple
         return x, f"{len(x)} random (seed 0)"
     from resnet_deploy.data import open_source
 
-    src = open_source(data, pre, split="eval", limit=config.parity_limit,
-                      on_warning=_warning_sink(config.progress))
+    src = open_source(data, pre, split="eval", limit=config.parity_limit, on_warning=on_warning)
     extra = np.asarray(src.arrays()[0], dtype=np.float32)
     name = src.name
     if extra.ndim != 4 or extra.shape[1:] != x.shape[1:] or len(extra) == 0:
         raise DataError(f"parity data {name} gives shape {list(extra.shape)}, expected [N, {', '.join(map(str, x.shape[1:]))}]")
     extra = extra[: config.parity_limit]
     return np.concatenate([x, extra]), f"{len(x)} random (seed 0) + {len(extra)} from {name}"
-
-
-def _warning_sink(progress: Any) -> Any:
-    """Data warnings go to the progress display (None: the data package's default warning)."""
-    if progress is None:
-        return None
-    info = getattr(progress, "info", None)
-    if callable(info):  # a rich Output: escape so paths like [N,3,S,S] are not read as markup
-        from rich.markup import escape
-
-        return lambda msg: info(f"[yellow]warning:[/yellow] {escape(msg)}")
-    return lambda msg: progress(f"warning: {msg}")
 
 
 def _export_one(fmt: str, model: Any, path: Path, size: int, opset: int | None) -> dict[str, Any]:
@@ -179,9 +165,13 @@ def _export_format(fmt: str, model: Any, path: Path, size: int, opset: int | Non
     return export_program(model, path, size)
 
 
-def export_artifact(config: ExportConfig) -> ExportResult:
+def export_artifact(
+    config: ExportConfig, reporter: Reporter | Callable[[str], None] | None = None
+) -> ExportResult:
     """Build a verified artifact directory from an architecture name and optional weights.
 
+    ``reporter`` hears each step and data warnings in plain text (a ``Reporter``
+    or a ``fn(message)`` callback); step durations land in ``ExportResult.timings``.
     Raises a one-line ResNetDeployError for bad options (before any work), a
     CheckpointError for weights that do not fit, a ParityError (exit 1) when an
     exported file disagrees with PyTorch; in every failure ``config.out`` is
@@ -189,7 +179,8 @@ def export_artifact(config: ExportConfig) -> ExportResult:
     """
     t_start = time.perf_counter()
     plan = _resolve(config)
-    progress, timings = config.progress, {}
+    rep, timings = as_reporter(reporter), {}
+    on_warning = rep.warn if reporter is not None else None
     size, arch = plan["size"], plan["arch"]
 
     import torch
@@ -203,10 +194,10 @@ def export_artifact(config: ExportConfig) -> ExportResult:
     if config.parity_data is None:
         x, parity_desc = _parity_inputs(config, size, pre)
     else:
-        with _step(progress, "Loading parity data", timings, "data"):
-            x, parity_desc = _parity_inputs(config, size, pre)
+        with _step(rep, "Loading parity data", timings, "data"):
+            x, parity_desc = _parity_inputs(config, size, pre, on_warning)
     load_report = None
-    with _step(progress, f"Building {arch} at {size}x{size}", timings, "build"):
+    with _step(rep, f"Building {arch} at {size}x{size}", timings, "build"):
         num_classes = _num_classes(plan, _head_classes(plan["weights"], config.new_head))
         model = create_model(arch, num_classes=num_classes, version=config.variant)
         if plan["weights"] is not None:
@@ -226,11 +217,11 @@ def export_artifact(config: ExportConfig) -> ExportResult:
     with staging_dir(plan["out"], config.force) as tmp:
         facts: dict[str, dict[str, Any]] = {}
         for fmt in plan["formats"]:
-            with _step(progress, f"Exporting {fmt}", timings, f"export:{fmt}"):
+            with _step(rep, f"Exporting {fmt}", timings, f"export:{fmt}"):
                 facts[fmt] = _export_one(fmt, folded, tmp / EXPORT_FORMATS[fmt], size, plan["opset"])
         for fmt in plan["formats"]:
             key = f"{fmt}:fp32"
-            with _step(progress, f"Parity {key} ({parity_desc})", timings, f"parity:{fmt}"):
+            with _step(rep, f"Parity {key} ({parity_desc})", timings, f"parity:{fmt}"):
                 parity[key] = check_parity(
                     key, fmt, tmp / EXPORT_FORMATS[fmt], x, ref, rel_range_tol=config.parity_rel_tol
                 )

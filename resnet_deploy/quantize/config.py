@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from resnet_deploy.errors import ResNetDeployError
+from resnet_deploy.metrics import Drift
 
 METHODS = ("entropy", "minmax", "percentile")
 TARGETS = ("cpu", "tensorrt")
@@ -32,8 +33,8 @@ class QuantizeConfig:
 
     ``calib_size=None`` means every image the calibration source has. ``max_drop``
     is in top-1 points vs FP32 on labelled eval data (agreement points without
-    labels); None disables the accuracy guard. ``progress`` is anything with the
-    ``cli._common.Output`` methods ``info``, ``status`` and ``progress``.
+    labels); None disables the accuracy guard. Progress goes to the ``reporter``
+    argument of ``quantize_artifact``, not here.
     """
 
     calib_data: str = "sample"
@@ -45,7 +46,6 @@ class QuantizeConfig:
     max_drop: float | None = None
     eval_data: str | None = None
     batch_size: int = 32
-    progress: Any = None
     eval_size: int | None = 1000  # eval images held in memory (seeded subset); None: all of them
     report_size: int = 64  # images used for the per-layer SQNR report / sensitivity ranking
     max_rounds: int = 8  # accuracy-guard re-emissions per target
@@ -111,7 +111,7 @@ class TargetResult:
     path: Path
     size: int
     size_ratio: float  # INT8 file size / FP32 file size
-    drift: dict[str, Any]
+    drift: Drift
     excluded_nodes: list[str] = field(default_factory=list)
     rounds: int = 1
     fusion: dict[str, int] | None = None  # cpu only: Conv fused into int8 kernels by ORT
@@ -143,7 +143,7 @@ class QuantizeResult:
                     "file": t.path.name,
                     "size": t.size,
                     "size_ratio": round(t.size_ratio, 4),
-                    "drift": t.drift,
+                    "drift": t.drift.to_dict(),
                     "excluded_nodes": t.excluded_nodes,
                     "rounds": t.rounds,
                     "fusion": t.fusion,

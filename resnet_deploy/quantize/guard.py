@@ -18,15 +18,11 @@ from typing import Any
 
 import numpy as np
 
+from resnet_deploy.data.evalset import EvalSet
 from resnet_deploy.errors import AccuracyBudgetError
+from resnet_deploy.metrics import Drift, drift_metrics
 from resnet_deploy.quantize.calibrate import CalibrationRanges
-from resnet_deploy.quantize.evaluate import (
-    EvalSet,
-    accuracy_drop,
-    drift_metrics,
-    drop_label,
-    run_logits,
-)
+from resnet_deploy.quantize.evaluate import run_logits
 from resnet_deploy.quantize.qdq import emit_qdq
 from resnet_deploy.quantize.sensitivity import LayerReport, measure
 
@@ -36,7 +32,7 @@ class GuardOutcome:
     """The model that was kept, how it compares with FP32, and how it got there."""
 
     path: Path
-    drift: dict[str, Any]
+    drift: Drift
     report: LayerReport
     excluded: list[str] = field(default_factory=list)
     rounds: int = 1
@@ -75,29 +71,29 @@ def emit_within_budget(
 ) -> GuardOutcome:
     """Emit ``target``; with ``max_drop`` set, retry with exclusions or raise AccuracyBudgetError."""
 
-    def attempt(excluded: list[str]) -> dict[str, Any]:
+    def attempt(excluded: list[str]) -> Drift:
         emit_qdq(prepared, ranges, target, out_path, cache_path=cache_path, exclude=excluded)
         logits = run_logits(out_path, eval_set.x, batch_size)
         return drift_metrics(ref_logits, logits, eval_set.labels)
 
     drift = attempt([])
     report = measure(prepared, out_path, report_x, work_dir, input_name=input_name)
-    history = [{"excluded": 0, "drop": round(accuracy_drop(drift), 4), "drift": drift}]
-    if max_drop is None or accuracy_drop(drift) <= max_drop:
+    history: list[dict[str, Any]] = [{"excluded": 0, "drop": round(drift.drop_points, 4), "drift": drift}]
+    if max_drop is None or drift.drop_points <= max_drop:
         return GuardOutcome(out_path, drift, report, [], 1, history)
 
     ranking = report.ranking()
     limit = max(1, len(ranking) // 2)
-    best = (accuracy_drop(drift), 0)
+    best = (drift.drop_points, 0)
     for k in exclusion_sizes(min(limit, len(ranking)), max_rounds):
         excluded = ranking[:k]
         if on_round is not None:
             on_round(
-                f"INT8 {target}: {drop_label(drift)} {accuracy_drop(drift):.2f} pt > {max_drop:g}; "
+                f"INT8 {target}: {drift.drop_label} {drift.drop_points:.2f} pt > {max_drop:g}; "
                 f"re-emitting with the {k} most sensitive node(s) in float"
             )
         drift = attempt(excluded)
-        drop = accuracy_drop(drift)
+        drop = drift.drop_points
         history.append({"excluded": k, "drop": round(drop, 4), "drift": drift})
         if drop < best[0]:
             best = (drop, k)
@@ -106,7 +102,7 @@ def emit_within_budget(
             final.nodes = report.nodes  # keep the ranking that chose the exclusions
             return GuardOutcome(out_path, drift, final, excluded, len(history), history)
     raise AccuracyBudgetError(
-        f"INT8 {target} could not reach a {drop_label(drift)} of {max_drop:g} pt on {eval_set.n} "
+        f"INT8 {target} could not reach a {drift.drop_label} of {max_drop:g} pt on {eval_set.n} "
         f"eval images; best was {best[0]:.2f} pt with {best[1]} node(s) excluded "
         f"(of {len(ranking)} ranked, at most {limit} may stay float; {len(history)} emissions from "
         "the same ranges); raise --max-drop, calibrate on more "

@@ -13,6 +13,7 @@ artifact as it was, apart from the reusable calibration.json.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +26,16 @@ from resnet_deploy.artifact import (
     read_manifest,
     update_manifest,
 )
+from resnet_deploy.data.evalset import EvalSet
 from resnet_deploy.errors import ArtifactError
 from resnet_deploy.quantize import qdq
-from resnet_deploy.quantize._progress import Progress
 from resnet_deploy.quantize.calibrate import CALIBRATION_FILE, CalibrationRanges, calibrate
 from resnet_deploy.quantize.config import QuantizeConfig, QuantizeResult, TargetResult
-from resnet_deploy.quantize.evaluate import EvalSet, run_logits
+from resnet_deploy.quantize.evaluate import run_logits
 from resnet_deploy.quantize.guard import emit_within_budget
 from resnet_deploy.quantize.report import REPORT_FILE, merged_report, target_section
 from resnet_deploy.quantize.targets import manifest_entry, spec
+from resnet_deploy.reporter import NoteKeeper, Reporter, as_reporter
 
 SAMPLE = "sample"
 
@@ -42,8 +44,14 @@ def _is_sample(spec_: str | None) -> bool:
     return isinstance(spec_, str) and spec_.strip().lower() == SAMPLE
 
 
-def quantize_artifact(artifact_dir: str | Path, config: QuantizeConfig) -> QuantizeResult:
-    """Calibrate once, emit each INT8 target (and FP16) into ``artifact_dir``; see module doc."""
+def quantize_artifact(
+    artifact_dir: str | Path, config: QuantizeConfig, reporter: Reporter | Callable[[str], None] | None = None
+) -> QuantizeResult:
+    """Calibrate once, emit each INT8 target (and FP16) into ``artifact_dir``; see module doc.
+
+    ``reporter`` hears progress in plain text (a ``Reporter`` or a ``fn(message)``
+    callback); its notes are also kept in ``QuantizeResult.notes``.
+    """
     config.validate()
     art = Path(artifact_dir)
     manifest = load_manifest(art)
@@ -52,17 +60,17 @@ def quantize_artifact(artifact_dir: str | Path, config: QuantizeConfig) -> Quant
         raise ArtifactError(
             f"artifact '{art}' has no model.fp32.onnx to quantize; re-export it with --formats onnx"
         )
-    progress = Progress(config.progress)
-    calib_source, eval_source = _open_data(manifest, config, progress)
+    rep = NoteKeeper(as_reporter(reporter))  # notes also go into result.notes (--json)
+    calib_source, eval_source = _open_data(manifest, config, rep)
     with tempfile.TemporaryDirectory(prefix=".tmp-quantize-", dir=art) as tmp:
         work = Path(tmp)
         result = QuantizeResult(art, {}, False)
         if config.targets:
-            with progress.status("Preparing the FP32 graph for quantization (shape inference, BN folding)"):
+            with rep.status("Preparing the FP32 graph for quantization (shape inference, BN folding)"):
                 prepared = qdq.prepare_model(art / fp32.path, work / "prepared.onnx")
-            ranges, reused = _calibration(art, manifest, fp32, prepared, calib_source, config, progress, work)
+            ranges, reused = _calibration(art, manifest, fp32, prepared, calib_source, config, rep, work)
             result = QuantizeResult(art, ranges.manifest_section(), reused)
-        with progress.status(f"Running FP32 on {len(eval_source)} eval images ({eval_source.name})"):
+        with rep.status(f"Running FP32 on {len(eval_source)} eval images ({eval_source.name})"):
             x, labels = eval_source.arrays()
             if not eval_source.labels_fit(labels, manifest.model.num_classes):
                 labels = None  # labels of another label space: guard on agreement with FP32 instead
@@ -70,7 +78,7 @@ def quantize_artifact(artifact_dir: str | Path, config: QuantizeConfig) -> Quant
             ref = run_logits(art / fp32.path, x, config.batch_size)
         outcomes, sections = {}, {}
         for target in config.targets:
-            with progress.status(f"Emitting INT8 {target} ({spec(target).description})"):
+            with rep.status(f"Emitting INT8 {target} ({spec(target).description})"):
                 out = emit_within_budget(
                     prepared=prepared,
                     ranges=ranges,
@@ -85,53 +93,53 @@ def quantize_artifact(artifact_dir: str | Path, config: QuantizeConfig) -> Quant
                     max_rounds=config.max_rounds,
                     batch_size=config.batch_size,
                     input_name=manifest.input.name,
-                    on_round=progress.info,
+                    on_round=rep.info,
                 )
             fusion = qdq.conv_fusion(out.path, work / f"ort-optimized-{target}.onnx") if target == "cpu" else None
             if fusion and fusion["float"] and not out.excluded:
-                progress.note(f"only {fusion['int8']} of {fusion['convs']} convs run as int8 kernels in ORT")
+                rep.note(f"only {fusion['int8']} of {fusion['convs']} convs run as int8 kernels in ORT")
             outcomes[target] = (out, fusion)
             sections[target] = target_section(out, result.calibration, config.max_drop)
             result.worst_layers[target] = sections[target]["worst"]
         fp16 = None
         if config.fp16:
-            with progress.status("Converting to FP16 (FP32 inputs/outputs) and checking parity"):
+            with rep.status("Converting to FP16 (FP32 inputs/outputs) and checking parity"):
                 from resnet_deploy.quantize.fp16 import FILE_NAME, convert_fp16, fp16_parity
 
                 fp16_path = convert_fp16(art / fp32.path, work / FILE_NAME)
                 fp16 = fp16_parity(fp16_path, x, ref, config.batch_size)
         for t in _install(art, fp32, outcomes, sections, fp16, work, config, result):
-            progress.note(f"removed {spec(t).file_name}: it was made from the previous calibration; "
+            rep.note(f"removed {spec(t).file_name}: it was made from the previous calibration; "
                           f"re-emit it from the new ranges with --targets {t}")
-    result.notes = progress.notes
+    result.notes = rep.notes
     return result
 
 
-def _open_data(manifest: Manifest, config: QuantizeConfig, progress: Progress) -> tuple[Any, Any]:
+def _open_data(manifest: Manifest, config: QuantizeConfig, rep: Reporter) -> tuple[Any, Any]:
     """Open calibration and eval sources up front, so a bad path fails before any work."""
     from resnet_deploy.data import open_source
 
     pre = manifest.preprocessing
     calib = None
     if config.targets:
-        calib = open_source(config.calib_data, pre, split="calib", limit=config.calib_size, on_warning=progress.note)
+        calib = open_source(config.calib_data, pre, split="calib", limit=config.calib_size, on_warning=rep.note)
     if calib is not None and _is_sample(config.calib_data):
-        progress.note(
+        rep.note(
             f"calibrating on the built-in sample set ({len(calib)} images), not your data; "
             "pass --calib-data DIR|FILE to calibrate on images like the ones you will serve"
         )
     eval_spec = config.eval_data or config.calib_data
-    ev = open_source(eval_spec, pre, split="eval", on_warning=progress.note)
+    ev = open_source(eval_spec, pre, split="eval", on_warning=rep.note)
     if config.eval_size is not None and len(ev) > config.eval_size:  # cap silently: it is a default
-        ev = open_source(eval_spec, pre, split="eval", limit=config.eval_size, on_warning=progress.note)
+        ev = open_source(eval_spec, pre, split="eval", limit=config.eval_size, on_warning=rep.note)
     if config.eval_data is None and not _is_sample(eval_spec):
-        progress.note(
+        rep.note(
             "accuracy is measured on the calibration data itself (not held out); pass --eval-data"
         )
     if not ev.has_labels:
-        progress.note(f"{ev.name} has no labels: drift is top-1 agreement with FP32, not accuracy")
+        rep.note(f"{ev.name} has no labels: drift is top-1 agreement with FP32, not accuracy")
     elif ev.classes and len(ev.classes) != manifest.model.num_classes:
-        progress.note(f"{ev.name} has {len(ev.classes)} classes, the model {manifest.model.num_classes}: "
+        rep.note(f"{ev.name} has {len(ev.classes)} classes, the model {manifest.model.num_classes}: "
                       "drift is top-1 agreement with FP32, not accuracy")
     return calib, ev
 
@@ -143,7 +151,7 @@ def _calibration(
     prepared: Path,
     source: Any,
     config: QuantizeConfig,
-    progress: Progress,
+    rep: Reporter,
     work: Path,
 ) -> tuple[CalibrationRanges, bool]:
     """Reuse calibration.json when it answers this request exactly; else calibrate and install it."""
@@ -158,7 +166,7 @@ def _calibration(
             and saved.onnxruntime == onnxruntime.__version__
             and _covers(saved, prepared)
         ):
-            progress.info(
+            rep.info(
                 f"Reusing {CALIBRATION_FILE}: {saved.method} ranges of {len(saved.ranges)} tensors "
                 f"from {saved.count} images of {saved.dataset} (no calibration run)"
             )
@@ -167,7 +175,7 @@ def _calibration(
 
     reader = CalibrationReader(source, input_name=manifest.input.name, batch_size=config.batch_size)
     label = wanted["method"] + (f" {wanted['percentile']:g}" if wanted["percentile"] is not None else "")
-    with progress.bar(f"Calibrating ({label}) on {source.name}", total=len(source)) as advance:
+    with rep.progress(f"Calibrating ({label}) on {source.name}", total=len(source)) as advance:
         ranges = calibrate(
             prepared,
             reader,
@@ -257,7 +265,7 @@ def _install(
         for target, info in target_info.items():
             out = outcomes[target][0]
             q.setdefault("targets", {})[target] = info
-            q.setdefault("drift", {})[f"int8-{target}"] = out.drift
+            q.setdefault("drift", {})[f"int8-{target}"] = out.drift.to_dict()
             q.setdefault("excluded_nodes", {})[target] = list(out.excluded)
         if fp16 is not None:
             q["fp16"] = {"file": result.fp16["file"], "keep_io_types": True, "parity": fp16}

@@ -20,6 +20,7 @@ import numpy as np
 
 from resnet_deploy.artifact import Manifest, Preprocessing, load_manifest
 from resnet_deploy.errors import BackendUnavailableError, MissingDependencyError, ResNetDeployError
+from resnet_deploy.metrics import softmax, topk_indices
 from resnet_deploy.runtime.base import Runner
 from resnet_deploy.runtime.resolve import Candidate, candidates, make_runner, parse_spec, resolve
 from resnet_deploy.runtime.validate import (
@@ -158,7 +159,7 @@ class Predictor:
 
     def _decode(self, logits: np.ndarray, k: int, sources: list[str | None]) -> list[Prediction]:
         probs = softmax(logits)
-        top = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+        top = topk_indices(probs, k)
         out = []
         for row, idx, src in zip(probs, top, sources, strict=True):
             labels = [self.labels[i] for i in idx] if self.labels else None
@@ -177,14 +178,6 @@ class Predictor:
 
     def __repr__(self) -> str:
         return f"<Predictor {self.backend} {self.artifact_dir}>"
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax in float64 for stability, returned as float32."""
-    z = logits.astype(np.float64)
-    z -= z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
 def load(

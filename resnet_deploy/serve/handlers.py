@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from resnet_deploy.errors import InvalidInputError
+from resnet_deploy.metrics import softmax, topk_indices
 from resnet_deploy.preprocess import preprocess_image
 
 IMAGE_INPUT = "image"
@@ -40,20 +41,11 @@ class ModelSpec:
     labels: tuple[str, ...]
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax, computed stably (max subtracted) in float32."""
-    z = logits.astype(np.float32, copy=False)
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
-
-
 def postprocess(logits: np.ndarray, spec: ModelSpec) -> dict[str, np.ndarray]:
     """Logits [N, C] -> the five outputs; top-k sorted by descending probability."""
     logits = np.asarray(logits, dtype=np.float32)
     probs = softmax(logits)
-    k = spec.top_k
-    idx = np.argsort(-probs, axis=1, kind="stable")[:, :k].astype(np.int64)
+    idx = topk_indices(probs, spec.top_k)
     scores = np.take_along_axis(probs, idx, axis=1).astype(np.float32)
     names = np.array(
         [[_label(spec.labels, int(i)).encode("utf-8") for i in row] for row in idx], dtype=object

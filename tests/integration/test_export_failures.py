@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -87,10 +88,15 @@ def test_exporter_crash_is_one_line_and_leaves_nothing(
 def test_new_head_opset_progress_and_summary(
     tmp_path: Path, ckpts: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    steps: list[str] = []
+    steps: list[str] = []  # a plain callback as the reporter: plain text only, warnings included
+    few = tmp_path / "few.npy"  # 3 preprocessed images where 32 are asked for: a data warning
+    np.save(few, np.random.default_rng(0).standard_normal((3, 3, 32, 32)).astype(np.float32))
     res = export_artifact(ExportConfig(arch="resnet20", weights=ckpts["r20"], new_head=True, num_classes=3,
-                                       formats=["exported-program", "onnx"], opset=18,
-                                       out=tmp_path / "art", progress=steps.append))
+                                       formats=["exported-program", "onnx"], opset=18, parity_data=str(few),
+                                       out=tmp_path / "art"), reporter=steps.append)
+    assert "Loading parity data" in steps and any(s.startswith("warning: requested 32") for s in steps)
+    assert [s for s in steps if "[yellow]" in s or "[bold]" in s or "[/" in s] == []
+    assert {"data", "build", "export:onnx", "parity:onnx"} <= res.timings.keys()  # step timings kept
     m = load_manifest(res.out_dir)
     assert m.model.num_classes == 3 and res.load_report and res.load_report["reinitialised_head"]
     assert [f.path for f in m.files] == ["model.pt2", "model.fp32.onnx"]

@@ -81,7 +81,10 @@ def test_everything_is_written_and_listed(quantized) -> None:
     assert m.calibration["method"] == result.calibration["method"]
     for target in ("cpu", "tensorrt"):
         d = m.quantization["drift"][f"int8-{target}"]
-        assert {"top1_fp32", "top1", "top5_fp32", "top5", "agreement", "max_abs", "cosine", "n"} <= d.keys()
+        assert {"ref_top1", "top1", "ref_top5", "top5", "agreement", "max_abs", "mean_abs", "cosine_mean",
+                "cosine_min", "n", "drop_points"} <= d.keys()
+        assert not {"top1_fp32", "top5_fp32", "cosine"} & d.keys()  # the one set of names (metrics.Drift)
+        assert d == result.targets[target].drift.to_dict()
         assert d["n"] == 160 and d["labelled"] is True
         assert m.quantization["excluded_nodes"][target] == []
         assert 0.2 < m.quantization["targets"][target]["size_ratio"] < 0.4
@@ -127,12 +130,15 @@ def test_fp16_is_fp16_inside_fp32_outside_and_matches(quantized) -> None:
 def test_another_target_reuses_the_saved_ranges(quantized, tmp_path: Path, monkeypatch) -> None:
     art = _copy(quantized[0], tmp_path)
     spy = ReaderSpy(monkeypatch)
-    result = quantize_artifact(art, QuantizeConfig(targets=("tensorrt",), **SMALL))
+    said: list[str] = []  # a plain callback as the reporter: it must get plain text only
+    result = quantize_artifact(art, QuantizeConfig(targets=("tensorrt",), **SMALL), reporter=said.append)
     assert spy.calls == 0 and result.calibration_reused
+    assert any(s.startswith("Reusing calibration.json") for s in said)
     report = json.loads((art / "quant_report.json").read_text())
     assert set(report["targets"]) == {"cpu", "tensorrt"}  # the cpu section survives
     other = "minmax" if result.calibration["method"] != "minmax" else "percentile"
-    result = quantize_artifact(art, QuantizeConfig(targets=("cpu",), calib_method=other, **SMALL))
+    result = quantize_artifact(art, QuantizeConfig(targets=("cpu",), calib_method=other, **SMALL),
+                               reporter=said.append)
     assert spy.calls == 3 and not result.calibration_reused  # another method: calibrated once more
     m = read_manifest(art)
     assert m.calibration["method"] == other
@@ -142,6 +148,9 @@ def test_another_target_reuses_the_saved_ranges(quantized, tmp_path: Path, monke
     assert set(m.quantization["targets"]) == {"cpu"} and "int8-tensorrt" not in m.quantization["drift"]
     assert set(json.loads((art / "quant_report.json").read_text())["targets"]) == {"cpu"}
     assert any("--targets tensorrt" in n for n in result.notes)
+    assert any(s.startswith("note: removed model.int8-tensorrt.onnx") for s in said)
+    assert any(s.startswith("Emitting INT8 cpu") for s in said)
+    assert [s for s in said if "[yellow]" in s or "[bold]" in s or "[/" in s] == []
     load_manifest(art)  # every listed file still verifies
 
 
@@ -215,7 +224,7 @@ def test_guard_keeps_sensitive_nodes_float_from_the_same_ranges(quantized, tmp_p
         assert read_manifest(art).quantization["excluded_nodes"]["cpu"] == []  # nothing half-written
     else:
         t = result.targets["cpu"]
-        assert t.excluded_nodes and t.rounds > 1 and t.drift["agreement"] == 1.0  # budget 0 met
+        assert t.excluded_nodes and t.rounds > 1 and t.drift.agreement == 1.0  # budget 0 met
         assert read_manifest(art).quantization["excluded_nodes"]["cpu"] == t.excluded_nodes
         history = json.loads((art / "quant_report.json").read_text())["targets"]["cpu"]["guard"]["history"]
         assert [h["excluded"] for h in history][:3] == [0, 1, 2]

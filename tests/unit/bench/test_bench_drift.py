@@ -1,4 +1,7 @@
-"""Drift metrics against hand-computed values; ten-crop matches preprocess.ten_crop."""
+"""Bench eval data: ten-crop matches preprocess.ten_crop; a row's drift carries its context.
+
+The metrics themselves are tested in tests/unit/metrics.
+"""
 
 from __future__ import annotations
 
@@ -8,45 +11,10 @@ from PIL import Image
 
 from resnet_deploy import preprocess
 from resnet_deploy.artifact import Preprocessing
-from resnet_deploy.bench.drift import (
-    EvalSet,
-    collect_outputs,
-    drift_metrics,
-    softmax,
-    ten_crop_tensor,
-    topk_accuracy,
-)
+from resnet_deploy.bench.drift import collect_outputs, drift_row, ten_crop_tensor
 from resnet_deploy.bench.timing import NullRunner
-
-
-def test_drift_metrics_hand_computed() -> None:
-    ref = np.array([[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]])
-    out = np.array([[1.0, 2.0, 3.5], [1.0, 2.0, 3.0]])
-    d = drift_metrics(ref, out, labels=np.array([2, 0]))
-    assert d.agreement == 0.5 and d.n == 2 and d.labelled
-    assert d.max_abs == 2.0 and d.mean_abs == pytest.approx(4.5 / 6)
-    cos0 = (1 + 4 + 10.5) / (np.sqrt(14) * np.sqrt(1 + 4 + 12.25))
-    cos1 = (3 + 4 + 3) / 14
-    assert d.cosine_mean == pytest.approx((cos0 + cos1) / 2) and d.cosine_min == pytest.approx(cos1)
-    assert (d.ref_top1, d.top1) == (1.0, 0.5)
-    assert d.drop_points == pytest.approx(50.0)
-    assert d.to_dict()["drop_points"] == pytest.approx(50.0)
-
-
-def test_drift_without_labels_uses_agreement() -> None:
-    ref = np.eye(4)
-    d = drift_metrics(ref, ref.copy())
-    assert (d.agreement, d.max_abs, d.cosine_min, d.top1) == (1.0, 0.0, 1.0, None)
-    assert d.drop_points == 0.0
-    with pytest.raises(ValueError):
-        drift_metrics(ref, ref[:2])
-
-
-def test_topk_accuracy() -> None:
-    logits = np.array([[0.1, 0.5, 0.4], [0.9, 0.05, 0.05]])
-    assert topk_accuracy(logits, np.array([2, 2]), 1) == 0.0
-    assert topk_accuracy(logits, np.array([2, 2]), 2) == 0.5
-    assert topk_accuracy(logits, np.array([2, 2]), 5) == 1.0  # k capped at the class count
+from resnet_deploy.data.evalset import EvalSet
+from resnet_deploy.metrics import drift_metrics, softmax
 
 
 def test_ten_crop_tensor_equals_preprocess_ten_crop_for_square_images() -> None:
@@ -77,3 +45,12 @@ def test_collect_outputs_center_and_ten_crop() -> None:
     want = softmax(crops.mean(axis=(3, 4)).astype(np.float64)).mean(axis=1)
     np.testing.assert_allclose(ten, want, rtol=1e-5)
     assert ten.shape == (5, 3)
+
+
+def test_drift_row_is_the_shared_record_plus_context() -> None:
+    ref = np.eye(3, dtype=np.float32)
+    data = EvalSet(ref, np.array([0, 1, 1]), "digits", "center")
+    row = drift_row(drift_metrics(ref, ref * 2, data.labels), "torch:fp32", data)
+    assert (row["reference"], row["eval_data"], row["eval_mode"]) == ("torch:fp32", "digits", "center")
+    assert row["cosine_mean"] == pytest.approx(1.0) and row["ref_top1"] == pytest.approx(2 / 3)
+    assert "cosine" not in row and "top1_fp32" not in row

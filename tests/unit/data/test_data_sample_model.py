@@ -89,7 +89,7 @@ def _fake_training(monkeypatch, calls: list[int], delay: float = 0.0):
 
     import resnet_deploy.sample_model as sm
 
-    def fake(p, pre, progress=None, threads=None):
+    def fake(p, pre, reporter=None, threads=None):
         calls.append(1)
         time.sleep(delay)
         model = create_model(p.arch, num_classes=10)

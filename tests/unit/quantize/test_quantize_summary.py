@@ -6,11 +6,12 @@ from pathlib import Path
 
 from resnet_deploy.cli._common import Output
 from resnet_deploy.cli.quantize_cmd import render
+from resnet_deploy.metrics import Drift
 from resnet_deploy.quantize.config import QuantizeResult, TargetResult
 
 
 def _result(root: Path) -> QuantizeResult:
-    drift = {"labelled": True, "top1_fp32": 0.9, "top1": 0.9, "agreement": 1.0, "max_abs": 0.1, "cosine": 0.9999}
+    drift = Drift(n=10, labelled=True, agreement=1.0, max_abs=0.1, cosine_mean=0.9999, top1=0.9, ref_top1=0.9)
     worst = [{"tensor": f"layer_{i}", "sqnr_db": 30.0 + i} for i in range(10)]
     return QuantizeResult(
         artifact_dir=root, calibration={}, calibration_reused=False,

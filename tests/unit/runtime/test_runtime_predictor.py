@@ -18,9 +18,9 @@ from resnet_deploy.errors import (
     InvalidInputError,
     ResNetDeployError,
 )
+from resnet_deploy.metrics import softmax
 from resnet_deploy.preprocess import preprocess_image
 from resnet_deploy.runtime import AUTO_ORDER, Prediction, load
-from resnet_deploy.runtime.predictor import softmax
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from resnet_deploy.errors import InvalidInputError, ResNetDeployError
+from resnet_deploy.metrics import softmax
 from resnet_deploy.serve import environment, pbtxt
-from resnet_deploy.serve.handlers import ModelSpec, decode_images, postprocess, softmax
+from resnet_deploy.serve.handlers import ModelSpec, decode_images, postprocess
 from resnet_deploy.serve.pytriton_server import ServeConfig
 
 mc = pytest.importorskip("tritonclient.grpc.model_config_pb2")

@@ -1,0 +1,54 @@
+"""The CLI's Output is the Reporter library code talks to: plain text in, styled and escaped out."""
+
+from __future__ import annotations
+
+import pytest
+
+from resnet_deploy.cli._common import Output
+from resnet_deploy.reporter import NoteKeeper, Reporter, as_reporter
+
+
+def _out() -> Output:
+    out = Output()
+    out.console.width = 400  # one line per message
+    out.console.no_color = True
+    return out
+
+
+def test_output_is_a_reporter_and_prints_library_text_as_written(capsys: pytest.CaptureFixture[str]) -> None:
+    out = _out()
+    assert isinstance(out, Reporter) and as_reporter(out) is out
+    out.info("shape [N,3,S,S] in /data/[bold]x")  # would be eaten as markup if not escaped
+    out.note("calibrating on the built-in sample set")
+    out.warn("requested 32 eval images but x.npy has 3")
+    with out.status("Exporting [onnx]"):
+        pass
+    with out.progress("Calibrating [minmax]", total=2) as advance:
+        advance(2)
+    err = capsys.readouterr().err
+    assert "shape [N,3,S,S] in /data/[bold]x" in err
+    assert "note: calibrating on the built-in sample set" in err
+    assert "warning: requested 32 eval images but x.npy has 3" in err
+    assert "✓ Exporting [onnx]" in err and "Calibrating [minmax]" in err
+
+
+def test_quiet_output_says_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    out = Output(quiet=True)
+    out.info("x")
+    out.note("y")
+    out.warn("z")
+    with out.status("s"):
+        pass
+    assert capsys.readouterr() == ("", "")
+
+
+def test_note_keeper_forwards_and_keeps_notes() -> None:
+    said: list[str] = []
+    keeper = NoteKeeper(as_reporter(said.append))
+    keeper.info("step")
+    keeper.note("n1")
+    keeper.warn("w")
+    with keeper.status("s"), keeper.progress("p", total=3) as advance:
+        advance(1)
+    assert keeper.notes == ["n1"]
+    assert said == ["step", "note: n1", "warning: w", "s"]
