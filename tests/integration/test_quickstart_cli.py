@@ -33,6 +33,7 @@ def test_json_summary_matches_the_artifact(quickstart_json: tuple[Path, dict]) -
     assert set(d["quantization_drift"]) == {"cpu", "tensorrt"} == set(m.quantization["targets"])
     cpu = d["quantization_drift"]["cpu"]
     assert cpu["labelled"] and cpu["agreement"] >= 0.95 and cpu["n"] > 0
+    assert {"ref_top1", "cosine_mean", "drop_points"} <= cpu.keys() and not {"top1_fp32", "cosine"} & cpu.keys()
     assert d["selection"] == m.selection and d["selection"]["backend"] in d["bench"]["rows"]
     assert d["bench"]["rows"]["openvino-nncf:int8"]["status"] == "ok"
     ok_rows = [k for k, v in d["bench"]["rows"].items() if v["status"] == "ok"]
@@ -46,3 +47,5 @@ def test_human_output_names_the_choice_and_the_peer(tmp_path: Path) -> None:
     assert "selected for serving:" in res.output and "onnxruntime:int8-cpu" in res.output
     assert "vs peer" not in res.output  # --no-peer
     assert "Traceback" not in res.output
+    assert "1/3 sample model" in res.output and "3/3 benchmark" in res.output
+    assert "[bold]" not in res.output and "[yellow]" not in res.output and "[/" not in res.output
