@@ -196,8 +196,8 @@ def precheck_out_dir(out: Path, force: bool) -> None:
 
 
 def check_variant(variant: str) -> str:
-    from resnet_deploy.models.registry import VERSIONS
+    from resnet_deploy.models.registry import STRIDE_VARIANTS
 
-    if variant not in VERSIONS:
+    if variant not in STRIDE_VARIANTS:
         raise ModelError(f"unknown ResNet variant '{variant}'; choose v1.5 (torchvision) or v1 (paper)")
     return variant

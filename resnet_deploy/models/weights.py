@@ -186,8 +186,8 @@ def _fmt_shape(s: list[int]) -> str:
 
 
 def _model_name(model: nn.Module) -> str:
-    variant = getattr(model, "variant", None)
-    return getattr(variant, "name", type(model).__name__)
+    spec = getattr(model, "arch_spec", None)
+    return getattr(spec, "name", type(model).__name__)
 
 
 def _stage_depths(keys: list[str]) -> tuple[int, ...]:
@@ -203,15 +203,15 @@ def _stage_depths(keys: list[str]) -> tuple[int, ...]:
 def guess_arch(sd: Mapping[str, torch.Tensor]) -> str | None:
     """Which table architecture (ignoring the head) the tensors fit, e.g. 'resnet18, 10 classes'."""
     from resnet_deploy.models.registry import create_model
-    from resnet_deploy.models.variants import VARIANTS
+    from resnet_deploy.models.archs import ARCHS
 
     body = {k: _shape(v) for k, v in sd.items()
             if not k.startswith(HEAD_PREFIX) and not k.endswith("num_batches_tracked")}
     depths = _stage_depths(list(body))
     fc = sd.get("fc.weight")
     in_chans = int(sd["conv1.weight"].shape[1]) if "conv1.weight" in sd else 3
-    for name, variant in VARIANTS.items():
-        if variant.layers != depths:  # cheap filter before building anything
+    for name, spec in ARCHS.items():
+        if spec.layers != depths:  # cheap filter before building anything
             continue
         try:
             with torch.device("meta"):
