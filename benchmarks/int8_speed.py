@@ -1,4 +1,4 @@
-"""INT8 post-training quantisation: speed on ResNet-50 and accuracy on the trained sample models.
+"""INT8 post-training quantisation: speed on ResNet-50 and accuracy on the trained demo models.
 
 Two parts (``--part speed|accuracy|all``):
 
@@ -9,7 +9,7 @@ speed    exports ResNet-50 at 224 px (random weights: latency does not depend on
          thread count, batch 1 (median / p90 of ``--iters`` after ``--warmup``).
          Reports calibration time for the 512 images, file sizes and the speed-up.
 accuracy for each calibration method (entropy, minmax, percentile) quantises the
-         trained sample model (``--preset``, default quickstart = ResNet-18 at 64 px)
+         trained demo model (``--preset``, default quickstart = ResNet-18 at 64 px)
          and reports held-out top-1 FP32 -> INT8, agreement and size per target: the
          measurement behind ``quantize.config.DEFAULT_METHOD``.
 
@@ -134,15 +134,15 @@ def accuracy(args: argparse.Namespace, work: Path) -> tuple[str, dict[str, Any]]
 
     from resnet_deploy.export import ExportConfig, export_artifact
     from resnet_deploy.quantize import QuantizeConfig, quantize_artifact
-    from resnet_deploy.sample_model import ensure_sample_model
+    from resnet_deploy.demo_model import ensure_demo_model
 
-    sm = ensure_sample_model(args.preset)
+    sm = ensure_demo_model(args.preset)
     base = work / f"sample-{args.preset}"
     export_artifact(ExportConfig(arch=sm.arch, weights=sm.checkpoint, num_classes=sm.num_classes,
                                  input_size=sm.input_size, preprocessing=sm.preprocessing, labels=sm.labels,
                                  formats=("onnx",), out=base, force=True))
     lines = [
-        f"### Calibration method on the trained sample model '{args.preset}' ({sm.arch} at {sm.input_size} px)",
+        f"### Calibration method on the trained demo model '{args.preset}' ({sm.arch} at {sm.input_size} px)",
         "",
         f"Held-out sample eval split (600 labelled images), {args.calib_size} calibration images from the "
         "disjoint calib split. Drop = FP32 top-1 minus INT8 top-1, in points; both targets run in ORT CPU.",
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--iters", type=int, default=50)
     p.add_argument("--warmup", type=int, default=10)
-    p.add_argument("--preset", default="quickstart", help="sample model for the accuracy part")
+    p.add_argument("--preset", default="quickstart", help="demo model for the accuracy part")
     p.add_argument("--work-dir", type=Path, default=None, help="keep artifacts here (default: a temp dir)")
     p.add_argument("--out", type=Path, default=None, help="write the Markdown here")
     p.add_argument("--json", type=Path, default=None, help="write the raw numbers here")

@@ -1,7 +1,7 @@
-"""The main job on built-in defaults, offline: sample model -> export --int8 -> benchmark.
+"""The main job on built-in defaults, offline: demo model -> export --int8 -> benchmark.
 
 This is what the README's first command runs. It uses only what the project
-ships or makes (the sample model is trained on scikit-learn's digits plus a
+ships or makes (the demo model is trained on scikit-learn's digits plus a
 generated harder set, and cached), so it works on a fresh machine without
 any download. Every step is the same library call a user would make by hand.
 """
@@ -40,7 +40,7 @@ class QuickstartConfig:
 
 @dataclass
 class QuickstartResult:
-    sample: Any  # resnet_deploy.sample_model.SampleModel
+    sample: Any  # resnet_deploy.demo_model.DemoModel
     pipeline: Any  # resnet_deploy.pipeline.PipelineResult
     bench: Any  # resnet_deploy.bench.report.BenchReport
     seconds: float = 0.0
@@ -96,22 +96,22 @@ def tensorrt_family() -> str | None:
 
 
 def run_quickstart(cfg: QuickstartConfig) -> QuickstartResult:
-    """Train (or reuse) the sample model, export it with INT8, benchmark every CPU backend."""
+    """Train (or reuse) the demo model, export it with INT8, benchmark every CPU backend."""
     from resnet_deploy.bench.config import BenchConfig
     from resnet_deploy.bench.run import run_bench
     from resnet_deploy.export.config import ExportConfig
     from resnet_deploy.pipeline import PipelineConfig, run_pipeline
     from resnet_deploy.quantize.config import QuantizeConfig
     from resnet_deploy.runtime.registry import backend_names
-    from resnet_deploy.sample_model import ensure_sample_model
+    from resnet_deploy.demo_model import ensure_demo_model
 
     t0 = time.perf_counter()
     steps: dict[str, float] = {}
     p = cfg.progress
 
-    _say(p, f"[bold]1/3[/bold] sample model ({cfg.preset} preset): trained once on the built-in data, then cached")
+    _say(p, f"[bold]1/3[/bold] demo model ({cfg.preset} preset): trained once on the built-in data, then cached")
     t = time.perf_counter()
-    sample = ensure_sample_model(cfg.preset, cache_dir=cfg.cache_dir, progress=_train_progress(p))
+    sample = ensure_demo_model(cfg.preset, cache_dir=cfg.cache_dir, progress=_train_progress(p))
     steps["sample_model"] = time.perf_counter() - t
     how = "from cache" if sample.cached else f"trained in {sample.train_seconds:.0f} s"
     _say(p, f"  {sample.arch} at {sample.input_size}px, held-out top-1 {100 * sample.accuracy:.1f}% ({how})")
