@@ -132,9 +132,9 @@ def speed(args: argparse.Namespace, work: Path) -> tuple[str, dict[str, Any]]:
 def accuracy(args: argparse.Namespace, work: Path) -> tuple[str, dict[str, Any]]:
     import shutil
 
+    from resnet_deploy.demo_model import ensure_demo_model
     from resnet_deploy.export import ExportConfig, export_artifact
     from resnet_deploy.quantize import QuantizeConfig, quantize_artifact
-    from resnet_deploy.demo_model import ensure_demo_model
 
     sm = ensure_demo_model(args.preset)
     base = work / f"sample-{args.preset}"

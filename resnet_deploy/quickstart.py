@@ -99,11 +99,11 @@ def run_quickstart(cfg: QuickstartConfig) -> QuickstartResult:
     """Train (or reuse) the demo model, export it with INT8, benchmark every CPU backend."""
     from resnet_deploy.bench.config import BenchConfig
     from resnet_deploy.bench.run import run_bench
+    from resnet_deploy.demo_model import ensure_demo_model
     from resnet_deploy.export.config import ExportConfig
     from resnet_deploy.pipeline import PipelineConfig, run_pipeline
     from resnet_deploy.quantize.config import QuantizeConfig
     from resnet_deploy.runtime.registry import backend_names
-    from resnet_deploy.demo_model import ensure_demo_model
 
     t0 = time.perf_counter()
     steps: dict[str, float] = {}

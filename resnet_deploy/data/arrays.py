@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from resnet_deploy import preprocess
-from resnet_deploy.data.base import SampleSource, WarningHandler
+from resnet_deploy.data.base import DataSource, WarningHandler
 from resnet_deploy.errors import DataError
 
 IMAGE_KEYS = ("images", "x")
@@ -77,7 +77,7 @@ def check_labels(labels: Any, n: int, name: str) -> np.ndarray:
     return lab.astype(np.int64)
 
 
-class ArraySource(SampleSource):
+class ArraySource(DataSource):
     """Images held in a numpy array (possibly memory-mapped)."""
 
     def __init__(

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from resnet_deploy import preprocess
-from resnet_deploy.data.base import SampleSource, Unusable, WarningHandler
+from resnet_deploy.data.base import DataSource, Unusable, WarningHandler
 from resnet_deploy.errors import DataError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".gif")
@@ -57,7 +57,7 @@ def scan_folder(root: Path) -> tuple[list[Path], list[int] | None, list[str] | N
     return images, None, None, others
 
 
-class ImageFolderSource(SampleSource):
+class ImageFolderSource(DataSource):
     """Images in a directory; labels from sorted class sub-folder names when present."""
 
     def __init__(

@@ -201,7 +201,7 @@ def source_digits(split: str) -> np.ndarray:
 
 
 def open_sample(pre: Any, *, split: str, limit: int | None, on_warning: Any) -> Any:
-    """The built-in set as a SampleSource (raw images go through the shared preprocessing)."""
+    """The built-in set as a DataSource (raw images go through the shared preprocessing)."""
     from resnet_deploy.data.arrays import ArraySource
 
     x, y = sample_arrays(split)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from resnet_deploy.models.blocks import BLOCKS, ShortcutA, conv1x1, norm_or_identity
 from resnet_deploy.models.archs import ArchSpec
+from resnet_deploy.models.blocks import BLOCKS, ShortcutA, conv1x1, norm_or_identity
 
 
 class ResNet(nn.Module):

@@ -202,8 +202,8 @@ def _stage_depths(keys: list[str]) -> tuple[int, ...]:
 
 def guess_arch(sd: Mapping[str, torch.Tensor]) -> str | None:
     """Which table architecture (ignoring the head) the tensors fit, e.g. 'resnet18, 10 classes'."""
-    from resnet_deploy.models.registry import create_model
     from resnet_deploy.models.archs import ARCHS
+    from resnet_deploy.models.registry import create_model
 
     body = {k: _shape(v) for k, v in sd.items()
             if not k.startswith(HEAD_PREFIX) and not k.endswith("num_batches_tracked")}

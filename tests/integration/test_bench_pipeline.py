@@ -22,11 +22,11 @@ CALIB = 32
 
 @pytest.fixture(scope="module")
 def benched(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    from resnet_deploy.demo_model import ensure_demo_model
     from resnet_deploy.export.config import ExportConfig
     from resnet_deploy.export.pipeline import export_artifact
     from resnet_deploy.quantize.config import QuantizeConfig
     from resnet_deploy.quantize.pipeline import quantize_artifact
-    from resnet_deploy.demo_model import ensure_demo_model
 
     # a trained model: a random one's near-tie logits make INT8 agreement meaningless
     sm = ensure_demo_model("tiny")

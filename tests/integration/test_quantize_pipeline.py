@@ -41,8 +41,8 @@ class ReaderSpy:
 
 @pytest.fixture(scope="module")
 def fp32_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from resnet_deploy.export import ExportConfig, export_artifact
     from resnet_deploy.demo_model import ensure_demo_model
+    from resnet_deploy.export import ExportConfig, export_artifact
 
     sm = ensure_demo_model("tiny")
     out = tmp_path_factory.mktemp("quantize-int") / "tiny"

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from resnet_deploy.data import open_source
+from resnet_deploy.demo_model import PRESETS, _read_cache, cache_root, ensure_demo_model
 from resnet_deploy.errors import ResNetDeployError
 from resnet_deploy.models import create_model
-from resnet_deploy.demo_model import PRESETS, _read_cache, cache_root, ensure_demo_model
 
 # measured 93.8 % held-out top-1 for the tiny preset; the bound leaves room for
 # thread-count / platform differences in float reductions
