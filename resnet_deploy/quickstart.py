@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from resnet_deploy._optional import is_available
+from resnet_deploy._optional import try_import
 
 # torch.compile's first compile costs about a minute on 2 cores and helps little at
 # this size; it stays available through `resnet-deploy bench --backends torch-compile`.
@@ -88,9 +88,9 @@ def _train_progress(progress: Any) -> Any:
 
 def tensorrt_family() -> str | None:
     """The engine family the quickstart can build here, if any."""
-    if is_available("tensorrt"):
+    if try_import("tensorrt") is not None:  # importable, not just installed
         return "tensorrt"
-    if is_available("tensorrt_rtx"):
+    if try_import("tensorrt_rtx") is not None:
         return "tensorrt-rtx"
     return None
 

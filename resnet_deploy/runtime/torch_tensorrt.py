@@ -29,9 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from resnet_deploy._optional import require, try_import, why_missing
+from resnet_deploy._optional import missing_reason, require, try_import, why_missing
 from resnet_deploy.errors import BackendUnavailableError, ResNetDeployError
-from resnet_deploy.runtime.base import Runner, not_installed
+from resnet_deploy.runtime.base import Runner
 from resnet_deploy.runtime.gpu import gpu_info, no_gpu_reason
 from resnet_deploy.runtime.torch_eager import load_exported_module
 from resnet_deploy.runtime.trt_compat import check_batch_shape
@@ -50,7 +50,7 @@ class TorchTensorRTRunner(Runner):
 
     @classmethod
     def probe(cls) -> str | None:
-        reason = not_installed("torch") or not_installed("torch_tensorrt", "torch-tensorrt")
+        reason = missing_reason("torch") or missing_reason("torch_tensorrt", "torch-tensorrt")
         if reason:
             return reason
         if gpu_info() is None:
