@@ -215,7 +215,7 @@ def _new_row(c: Candidate, threads: int) -> BackendRow:
 
 def run_bench(artifact_dir: str | os.PathLike[str], config: BenchConfig) -> BenchReport:
     """Benchmark every backend of ``artifact_dir`` (see module docstring); returns the report."""
-    from resnet_deploy.bench.render import write_report_files
+    from resnet_deploy.bench.files import write_report_files
 
     cfg = config.validate()
     art = Path(artifact_dir)
