@@ -140,7 +140,7 @@ def ensure_demo_model(
     except OSError as exc:
         raise ResNetDeployError(
             f"cannot create the cache directory '{root}' ({exc.strerror}); set RESNET_DEPLOY_CACHE or --cache-dir"
-        ) from None
+        ) from exc
     with _locked(root / f".{final.name}.lock"):
         # another process may have finished training while we waited for the lock
         if not force and (found := _read_cache(final, p)) is not None:

@@ -146,7 +146,7 @@ def open_array_file(
         raise DataError(
             f"{name} cannot be read as a numpy array ({type(exc).__name__}: {str(exc)[:80]}); "
             "save it with np.save / np.savez (no pickled objects)"
-        ) from None
+        ) from exc
     return ArraySource(
         name, images, pre, labels=labels, split=split, limit=limit, on_warning=on_warning,
         classes=None,

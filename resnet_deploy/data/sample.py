@@ -42,8 +42,8 @@ _PLAN: dict[str, tuple[int | None, int, int]] = {
 def _load_digits() -> tuple[np.ndarray, np.ndarray]:
     try:
         from sklearn.datasets import load_digits
-    except ImportError:  # pragma: no cover - scikit-learn is a dependency
-        raise DataError("the built-in sample set needs scikit-learn; pip install scikit-learn") from None
+    except ImportError as exc:  # pragma: no cover - scikit-learn is a dependency
+        raise DataError("the built-in sample set needs scikit-learn; pip install scikit-learn") from exc
     d = load_digits()
     return d.images.astype(np.float32) / 16.0, d.target.astype(np.int64)
 

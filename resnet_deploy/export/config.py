@@ -150,7 +150,7 @@ def read_labels(labels: str | os.PathLike[str] | Sequence[str] | None) -> list[s
         try:
             lines = p.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as exc:
-            raise ResNetDeployError(f"cannot read labels file '{p}' ({type(exc).__name__}); pass UTF-8 text") from None
+            raise ResNetDeployError(f"cannot read labels file '{p}' ({type(exc).__name__}); pass UTF-8 text") from exc
     else:
         lines = [str(x) for x in labels]
     names = [ln.strip() for ln in lines]

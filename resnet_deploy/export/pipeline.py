@@ -156,7 +156,7 @@ def _export_one(fmt: str, model: Any, path: Path, size: int, opset: int | None) 
         return _export_format(fmt, model, path, size, opset)
     except ResNetDeployError:
         raise
-    except Exception as exc:  # noqa: BLE001 - torch/onnx raise many types; the user needs one line
+    except Exception as exc:  # torch/onnx raise many types; the user needs one line
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         raise WorkFailedError(
             f"exporting {fmt} failed ({type(exc).__name__}: {first}); try --formats without {fmt}, "

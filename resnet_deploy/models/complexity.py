@@ -86,7 +86,7 @@ def count_macs(
             model(torch.zeros(1, chans, h, w, device=device, dtype=dtype))
     except RuntimeError as exc:
         first = str(exc).splitlines()[0][:160]
-        raise ModelError(f"the model cannot run at {h}x{w} with {chans} channels: {first}") from None
+        raise ModelError(f"the model cannot run at {h}x{w} with {chans} channels: {first}") from exc
     finally:
         for handle in handles:
             handle.remove()

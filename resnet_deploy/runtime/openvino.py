@@ -53,11 +53,11 @@ class OpenVINORunner(Runner):
             model = core.read_model(str(self.model_path))
             self._make_batch_dynamic(ov, model)
             self.compiled = core.compile_model(model, "CPU", self.config())
-        except Exception as exc:  # noqa: BLE001 - OpenVINO raises plain RuntimeErrors
+        except Exception as exc:  # OpenVINO raises plain RuntimeErrors
             raise BackendUnavailableError(
                 f"OpenVINO cannot compile {self.entry.path} ({first_line(exc)}); "
                 "use another backend, e.g. onnxruntime"
-            ) from None
+            ) from exc
         self._local = threading.local()
 
     @staticmethod
