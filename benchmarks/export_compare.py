@@ -23,14 +23,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from int8_speed import latency_ms  # noqa: E402  (one batch-1 ORT timer for every benchmark script)
+from resnet_deploy.bench.onnx_latency import onnx_file_latency
 
 
 def ort_latency_ms(path: Path, size: int, runs: int, warmup: int, threads: int | None) -> dict[str, float]:
-    """Median/min batch-1 latency of a CPU InferenceSession (int8_speed.latency_ms, the shared timer)."""
-    t = latency_ms(path, size, threads or os.cpu_count() or 1, runs, warmup)
-    return {"median_ms": t["median"], "min_ms": t["min"]}
+    """Median/min batch-1 latency of a CPU InferenceSession (bench.onnx_latency, the shared timer)."""
+    t = onnx_file_latency(path, size, threads=threads or os.cpu_count() or 1, iters=runs, warmup=warmup)
+    return {"median_ms": t.p50, "min_ms": t.min}
 
 
 def ort_optimized_nodes(path: Path, out: Path) -> int:

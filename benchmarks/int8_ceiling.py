@@ -30,8 +30,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from int8_speed import machine  # noqa: E402  (same machine line as the INT8 report)
+from resnet_deploy.bench.machine import machine_line
 
 RESNET50_GMACS = 4.089  # resnet-deploy info resnet50 (224 px)
 
@@ -138,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     runtimes = [r for r in args.runtimes.split(",") if r]
     lines = [
         "# INT8 vs FP32 convolution ceiling on this CPU", "",
-        f"- machine: {machine()}",
+        f"- machine: {machine_line()}",
         f"- command: `python benchmarks/int8_ceiling.py {' '.join(argv if argv is not None else sys.argv[1:])}`",
         f"- threads {args.threads}, batch 1, {args.rounds} alternating rounds x {args.per_round} calls, median",
         "",

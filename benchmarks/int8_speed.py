@@ -1,4 +1,4 @@
-"""INT8 post-training quantisation: speed on ResNet-50 and accuracy on the trained sample models.
+"""INT8 post-training quantisation: speed on ResNet-50 and accuracy on the trained demo models.
 
 Two parts (``--part speed|accuracy|all``):
 
@@ -9,7 +9,7 @@ speed    exports ResNet-50 at 224 px (random weights: latency does not depend on
          thread count, batch 1 (median / p90 of ``--iters`` after ``--warmup``).
          Reports calibration time for the 512 images, file sizes and the speed-up.
 accuracy for each calibration method (entropy, minmax, percentile) quantises the
-         trained sample model (``--preset``, default quickstart = ResNet-18 at 64 px)
+         trained demo model (``--preset``, default quickstart = ResNet-18 at 64 px)
          and reports held-out top-1 FP32 -> INT8, agreement and size per target: the
          measurement behind ``quantize.config.DEFAULT_METHOD``.
 
@@ -25,60 +25,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-
-def machine() -> str:
-    """CPU model, core count, the SIMD flags that decide int8 speed (VNNI), and the load."""
-    model, flags = platform.processor() or "unknown CPU", set()
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-        model = next((ln.split(":", 1)[1].strip() for ln in text.splitlines() if ln.startswith("model name")), model)
-        flags = set(next((ln.split(":", 1)[1].split() for ln in text.splitlines() if ln.startswith("flags")), []))
-    except OSError:
-        pass
-    simd = [f for f in ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8") if f in flags]
-    try:  # the VM may hide the marketing name; family/model still identify the core (25/1 = AMD Zen 3)
-        pairs = (ln.split(":", 1) for ln in text.splitlines() if ln.startswith(("cpu family", "model\t")))
-        fields = {k.strip(): v.strip() for k, v in pairs}
-        model += f" (cpu family {fields['cpu family']}, model {fields['model']})"
-    except (NameError, KeyError, ValueError):
-        pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{model}, {os.cpu_count()} logical CPUs, /proc/cpuinfo SIMD flags: {' '.join(simd) or 'none listed'}, "
-            f"load average {load:.1f} at the start")
+from resnet_deploy.bench.machine import machine_line
+from resnet_deploy.bench.onnx_latency import onnx_file_latency
 
 
 def latency_ms(path: Path, size: int, threads: int, iters: int, warmup: int) -> dict[str, float]:
-    """Batch-1 latency of one ONNX file in an ORT CPU session (ORT_ENABLE_ALL, fixed threads)."""
-    import onnxruntime as ort
-
-    so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    so.log_severity_level = 3
-    sess = ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
-    x = np.random.default_rng(1).standard_normal((1, 3, size, size)).astype(np.float32)
-    name = sess.get_inputs()[0].name
-    for _ in range(warmup):
-        sess.run(None, {name: x})
-    times = []
-    for _ in range(iters):
-        t0 = time.perf_counter()
-        sess.run(None, {name: x})
-        times.append((time.perf_counter() - t0) * 1e3)
-    times.sort()
-    return {"median": statistics.median(times), "p90": times[min(len(times) - 1, int(0.9 * len(times)))],
-            "min": times[0]}
+    """median / p90 / min ms of one ONNX file (``bench.onnx_latency``; p90 interpolated)."""
+    s = onnx_file_latency(path, size, threads=threads, iters=iters, warmup=warmup)
+    return {"median": s.p50, "p90": s.p90, "min": s.min}
 
 
 def speed(args: argparse.Namespace, work: Path) -> tuple[str, dict[str, Any]]:
@@ -104,7 +64,7 @@ def speed(args: argparse.Namespace, work: Path) -> tuple[str, dict[str, Any]]:
     lines = [
         f"### {args.arch} at {args.size} px, batch 1, ONNX Runtime CPU EP, {args.threads} thread(s)",
         "",
-        f"Machine: {machine()}. onnxruntime {__import__('onnxruntime').__version__}. "
+        f"Machine: {machine_line()}. onnxruntime {__import__('onnxruntime').__version__}. "
         f"{args.warmup} warm-up runs, then {args.iters} timed runs.",
         "",
         "| model | file MB | % of FP32 | median ms | p90 ms | min ms | speed-up vs FP32 (median) |",
@@ -132,17 +92,17 @@ def speed(args: argparse.Namespace, work: Path) -> tuple[str, dict[str, Any]]:
 def accuracy(args: argparse.Namespace, work: Path) -> tuple[str, dict[str, Any]]:
     import shutil
 
+    from resnet_deploy.demo_model import ensure_demo_model
     from resnet_deploy.export import ExportConfig, export_artifact
     from resnet_deploy.quantize import QuantizeConfig, quantize_artifact
-    from resnet_deploy.sample_model import ensure_sample_model
 
-    sm = ensure_sample_model(args.preset)
+    sm = ensure_demo_model(args.preset)
     base = work / f"sample-{args.preset}"
     export_artifact(ExportConfig(arch=sm.arch, weights=sm.checkpoint, num_classes=sm.num_classes,
                                  input_size=sm.input_size, preprocessing=sm.preprocessing, labels=sm.labels,
                                  formats=("onnx",), out=base, force=True))
     lines = [
-        f"### Calibration method on the trained sample model '{args.preset}' ({sm.arch} at {sm.input_size} px)",
+        f"### Calibration method on the trained demo model '{args.preset}' ({sm.arch} at {sm.input_size} px)",
         "",
         f"Held-out sample eval split (600 labelled images), {args.calib_size} calibration images from the "
         "disjoint calib split. Drop = FP32 top-1 minus INT8 top-1, in points; both targets run in ORT CPU.",
@@ -182,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--iters", type=int, default=50)
     p.add_argument("--warmup", type=int, default=10)
-    p.add_argument("--preset", default="quickstart", help="sample model for the accuracy part")
+    p.add_argument("--preset", default="quickstart", help="demo model for the accuracy part")
     p.add_argument("--work-dir", type=Path, default=None, help="keep artifacts here (default: a temp dir)")
     p.add_argument("--out", type=Path, default=None, help="write the Markdown here")
     p.add_argument("--json", type=Path, default=None, help="write the raw numbers here")

@@ -28,6 +28,9 @@ from typing import Any
 
 import numpy as np
 
+from resnet_deploy.bench.machine import cpu_model
+from resnet_deploy.bench.stats import LatencyStats
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -70,28 +73,22 @@ def direct_latency(predictor: Any, x: np.ndarray, runs: int) -> dict[str, float]
         predictor.infer(x)
     times = []
     for _ in range(runs):
-        t0 = time.perf_counter()
+        t0 = time.perf_counter_ns()
         predictor.infer(x)
-        times.append((time.perf_counter() - t0) * 1e3)
-    return {"p50_ms": float(np.percentile(times, 50)), "p99_ms": float(np.percentile(times, 99))}
+        times.append(time.perf_counter_ns() - t0)
+    s = LatencyStats.from_ns(times)
+    return {"p50_ms": s.p50, "p99_ms": s.p99}
 
 
 def machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    """The CPU (``bench.machine``) plus the serving stack's versions, for the report header."""
     versions = {}
     for dist in ("nvidia-pytriton", "tritonclient", "onnxruntime", "resnet-deploy"):
         try:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             continue
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "versions": versions,
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(), "versions": versions,
             "load_avg": [round(v, 2) for v in os.getloadavg()]}
 
 

@@ -299,7 +299,7 @@ def read_manifest(artifact_dir: str | os.PathLike[str]) -> Manifest:
     try:
         data = json.loads(mpath.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ArtifactError(f"{mpath} is not valid JSON ({exc.__class__.__name__}); re-export the artifact") from None
+        raise ArtifactError(f"{mpath} is not valid JSON ({exc.__class__.__name__}); re-export the artifact") from exc
     if not isinstance(data, dict):
         raise ArtifactError(f"{mpath} is not a manifest object; re-export the artifact")
     return Manifest.from_dict(data)

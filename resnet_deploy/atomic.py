@@ -48,7 +48,7 @@ def check_output_dir(out_dir: str | os.PathLike[str], force: bool) -> Path:
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ResNetDeployError(f"cannot create '{parent}' ({exc.strerror}); choose another --out") from None
+        raise ResNetDeployError(f"cannot create '{parent}' ({exc.strerror}); choose another --out") from exc
     if not os.access(parent, os.W_OK):
         raise ResNetDeployError(f"output directory '{parent}' is not writable; choose another --out")
     return out

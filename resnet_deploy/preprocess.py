@@ -48,7 +48,7 @@ def open_image(src: Any) -> Any:
             img = Image.open(fh)
             img.load()
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            raise InvalidInputError(f"{where} cannot be decoded as an image ({type(exc).__name__})") from None
+            raise InvalidInputError(f"{where} cannot be decoded as an image ({type(exc).__name__})") from exc
     return to_rgb(img)
 
 

@@ -1,7 +1,7 @@
-"""The main job on built-in defaults, offline: sample model -> export --int8 -> benchmark.
+"""The main job on built-in defaults, offline: demo model -> export --int8 -> benchmark.
 
 This is what the README's first command runs. It uses only what the project
-ships or makes (the sample model is trained on scikit-learn's digits plus a
+ships or makes (the demo model is trained on scikit-learn's digits plus a
 generated harder set, and cached), so it works on a fresh machine without
 any download. Every step is the same library call a user would make by hand.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from resnet_deploy._optional import is_available
+from resnet_deploy._optional import try_import
 from resnet_deploy.reporter import Reporter, as_reporter
 
 # torch.compile's first compile costs about a minute on 2 cores and helps little at
@@ -41,7 +41,7 @@ class QuickstartConfig:
 
 @dataclass
 class QuickstartResult:
-    sample: Any  # resnet_deploy.sample_model.SampleModel
+    sample: Any  # resnet_deploy.demo_model.DemoModel
     pipeline: Any  # resnet_deploy.pipeline.PipelineResult
     bench: Any  # resnet_deploy.bench.report.BenchReport
     seconds: float = 0.0
@@ -74,9 +74,9 @@ class QuickstartResult:
 
 def tensorrt_family() -> str | None:
     """The engine family the quickstart can build here, if any."""
-    if is_available("tensorrt"):
+    if try_import("tensorrt") is not None:  # importable, not just installed
         return "tensorrt"
-    if is_available("tensorrt_rtx"):
+    if try_import("tensorrt_rtx") is not None:
         return "tensorrt-rtx"
     return None
 
@@ -84,26 +84,26 @@ def tensorrt_family() -> str | None:
 def run_quickstart(
     cfg: QuickstartConfig, reporter: Reporter | Callable[[str], None] | None = None
 ) -> QuickstartResult:
-    """Train (or reuse) the sample model, export it with INT8, benchmark every CPU backend.
+    """Train (or reuse) the demo model, export it with INT8, benchmark every CPU backend.
 
     ``reporter`` hears every step of every stage in plain text (None says nothing).
     """
     from resnet_deploy.bench.config import BenchConfig
     from resnet_deploy.bench.run import run_bench
+    from resnet_deploy.demo_model import ensure_demo_model
     from resnet_deploy.export.config import ExportConfig
     from resnet_deploy.pipeline import PipelineConfig, run_pipeline
     from resnet_deploy.quantize.config import QuantizeConfig
     from resnet_deploy.runtime.registry import backend_names
-    from resnet_deploy.sample_model import ensure_sample_model
 
     t0 = time.perf_counter()
     steps: dict[str, float] = {}
     rep = as_reporter(reporter)
     sub = rep if reporter is not None else None  # stages keep their "no reporter" defaults
 
-    rep.info(f"1/3 sample model ({cfg.preset} preset): trained once on the built-in data, then cached")
+    rep.info(f"1/3 demo model ({cfg.preset} preset): trained once on the built-in data, then cached")
     t = time.perf_counter()
-    sample = ensure_sample_model(cfg.preset, cache_dir=cfg.cache_dir, reporter=sub)
+    sample = ensure_demo_model(cfg.preset, cache_dir=cfg.cache_dir, reporter=sub)
     steps["sample_model"] = time.perf_counter() - t
     how = "from cache" if sample.cached else f"trained in {sample.train_seconds:.0f} s"
     rep.info(f"  {sample.arch} at {sample.input_size}px, held-out top-1 {100 * sample.accuracy:.1f}% ({how})")

@@ -62,8 +62,8 @@ step "GPU tests"
 
 step "Artifact: sample ResNet-18 at 64 px, exported and quantised"
 ART="$OUT/artifact"
-CKPT=$("$PY" -c "from resnet_deploy.sample_model import ensure_sample_model as e; print(e('quickstart').checkpoint)") \
-  || { fail "sample model"; exit 1; }
+CKPT=$("$PY" -c "from resnet_deploy.demo_model import ensure_demo_model as e; print(e('quickstart').checkpoint)") \
+  || { fail "demo model"; exit 1; }
 rd export --arch resnet18 --weights "$CKPT" --num-classes 10 --input-size 64 --out "$ART" --force \
   || { fail "export"; exit 1; }
 rd quantize "$ART" --targets cpu,tensorrt --fp16 --calib-size 256 || fail "quantize"

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Set up a virtual environment (CPU build of torch, dev extras) and run the test suite.
+# Set up a virtual environment (CPU build of torch, dev extras, versions from constraints.txt)
+# and run the test suite.
 # This is the README's test command; .ci/run calls this same script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${VENV:-.venv}"
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -m pip install -q -e '.[dev]'
+"$VENV/bin/python" -m pip install -q -c constraints.txt -e '.[dev]'  # tested versions, CPU torch
 set +e
 "$VENV/bin/python" -m pytest -q "$@"
 rc=$?

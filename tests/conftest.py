@@ -39,7 +39,7 @@ def tensorrt_reason() -> str | None:
         try:
             importlib.import_module(mod)
             return None
-        except Exception as exc:  # noqa: BLE001 - any import failure means unavailable
+        except Exception as exc:  # any import failure means unavailable
             errors.append(f"{mod}: {type(exc).__name__}")
     return "no TensorRT module (" + ", ".join(errors) + ")"
 

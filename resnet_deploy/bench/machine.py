@@ -124,3 +124,15 @@ def machine_info(argv: list[str] | None = None) -> dict[str, Any]:
         "libraries": library_versions(),
         "command": list(sys.argv if argv is None else argv),
     }
+
+
+def machine_line() -> str:
+    """The machine in one Markdown line (benchmark scripts): CPU, core, INT8-relevant flags, load."""
+    fm = _family_model()
+    model = cpu_model()
+    if len(fm) == 2:  # the VM may hide the marketing name; family/model still identify the core
+        model += f" (cpu family {fm['cpu family']}, model {fm['model']})"
+    flags = " ".join(cpu_flags()) or "none listed"
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (f"{model}, {os.cpu_count()} logical CPUs, /proc/cpuinfo SIMD flags: {flags}, "
+            f"load average {load:.1f} at the start")

@@ -117,7 +117,7 @@ def _torch_cuda() -> Any:
     try:
         if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
             return torch
-    except Exception:  # noqa: BLE001 - a broken CUDA setup means "no torch GPU numbers"
+    except Exception:  # a broken CUDA setup means "no torch GPU numbers"
         return None
     return None
 

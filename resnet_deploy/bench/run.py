@@ -131,14 +131,14 @@ def bench_runner(
     except MemoryError:
         row.status, row.reason = "failed", "out of memory"
         return None
-    except Exception as exc:  # noqa: BLE001 - one backend's crash must not end the run
+    except Exception as exc:  # one backend's crash must not end the run
         row.status, row.reason = "failed", _one_line(exc)
         return None
     finally:
         try:
             if runner is not None:
                 runner.deactivate()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # a failed cleanup is a note, not a failed row
             row.notes.append(f"deactivate failed: {_one_line(exc)}")
     row.batches = results
     row.skipped_batches = {str(k): v for k, v in skipped.items()}
@@ -196,7 +196,7 @@ def run_bench(
 
     ``reporter`` hears progress in plain text (a ``Reporter`` or a ``fn(message)`` callback).
     """
-    from resnet_deploy.bench.render import write_report_files
+    from resnet_deploy.bench.files import write_report_files
 
     cfg = config.validate()
     art = Path(artifact_dir)
@@ -294,7 +294,7 @@ def _add_paired(
                 pc, factories, lambda: PeerRunner(art, manifest, peer_model, threads=threads),
                 shape, cfg.plan, cfg.paired_rounds, on_round=lambda: advance(1),
             )
-    except Exception as exc:  # noqa: BLE001 - the table's figures stand without the rounds
+    except Exception as exc:  # the table's figures stand without the rounds
         report.notes.append(f"head-to-head rounds failed: {_one_line(exc)}")
 
 
@@ -316,7 +316,7 @@ def _prepare_peer(
     except ResNetDeployError as exc:
         peer_row.status, peer_row.reason = "failed", str(exc)
         return None, peer_row
-    except Exception as exc:  # noqa: BLE001 - the peer failing must not end our run
+    except Exception as exc:  # the peer failing must not end our run
         peer_row.status, peer_row.reason = "failed", _one_line(exc)
         return None, peer_row
     info = peer_model.info
@@ -346,7 +346,7 @@ def _add_drift(
             with ui.status(f"reference outputs ({ref_cand.spec})"), \
                     make_runner(art, manifest, ref_cand, threads=threads) as runner:
                 ref = collect_outputs(runner, evalset, cfg.eval_batch)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # without a reference only drift is missing
             report.notes.append(f"reference {ref_cand.spec} failed ({_one_line(exc)}); drift not measured")
             return
     for row in report.rows:

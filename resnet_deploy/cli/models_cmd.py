@@ -73,7 +73,7 @@ def models(out: Output) -> None:
               help="A .pth/.pt/.safetensors state_dict to load strictly and fingerprint.")
 @click.option("--num-classes", default=None, metavar="N",
               help="Classifier size (default: from --weights, else 1000; CIFAR nets 10).")
-@click.option("--variant", "version", default="v1.5", show_default=True, metavar="v1.5|v1",
+@click.option("--variant", default="v1.5", show_default=True, metavar="v1.5|v1",
               help="Where bottlenecks put the stride: v1.5 (torchvision, 3x3) or v1 (paper, 1x1).")
 @click.option("--new-head", is_flag=True,
               help="Accept a checkpoint whose classifier (fc) differs; keep a fresh head.")
@@ -85,7 +85,7 @@ def info(
     arch: str,
     weights: str | None,
     num_classes: str | None,
-    version: str,
+    variant: str,
     new_head: bool,
     input_size: str | None,
 ) -> None:
@@ -104,7 +104,7 @@ def info(
     size = _positive_int(input_size, "--input-size")
     from resnet_deploy.models.info import describe_model
 
-    data = describe_model(arch, weights=weights, num_classes=classes, version=version,
+    data = describe_model(arch, weights=weights, num_classes=classes, variant=variant,
                           new_head=new_head, input_size=size)
     out.result(data, lambda: _print_info(out, data))
 
@@ -116,7 +116,7 @@ def _print_info(out: Output, d: dict[str, Any]) -> None:
     table.add_column("field", style="bold")
     table.add_column("value")
     rows = [
-        ("version", d["version"]),
+        ("variant", d["variant"]),
         ("family", d["family"]),
         ("block", d["block"]),
         ("layers", "-".join(map(str, d["layers"]))),

@@ -77,7 +77,7 @@ def render_quickstart(out: Output, res: Any) -> None:
 @click.option("--out", "out_dir", default="artifacts/quickstart", show_default=True, metavar="DIR",
               help="Artifact directory (replaced if it exists).")
 @click.option("--preset", default="quickstart", show_default=True, type=click.Choice(["quickstart", "tiny"]),
-              help="Sample model: quickstart = resnet18 at 64 px; tiny = resnet20 at 32 px (fast).")
+              help="Demo model: quickstart = resnet18 at 64 px; tiny = resnet20 at 32 px (fast).")
 @click.option("--calib-size", default=512, show_default=True, type=click.IntRange(min=1),
               help="Calibration images from the built-in set.")
 @click.option("--max-drop", default=0.5, show_default=True, type=click.FloatRange(0, 100),
@@ -88,13 +88,13 @@ def render_quickstart(out: Output, res: Any) -> None:
 @click.option("--threads", default=None, type=click.IntRange(min=1), help="CPU threads (default: all cores).")
 @click.option("--no-peer", is_flag=True, help="Skip the OpenVINO+NNCF INT8 peer row.")
 @click.option("--cache-dir", default=None, metavar="DIR",
-              help="Where the trained sample model is cached (default: $RESNET_DEPLOY_CACHE or ~/.cache/resnet-deploy).")
+              help="Where the trained demo model is cached (default: $RESNET_DEPLOY_CACHE or ~/.cache/resnet-deploy).")
 @output_options
 def quickstart(out: Output, out_dir: str, preset: str, calib_size: int, max_drop: float, batch_sizes: str,
                time_budget: float, threads: int | None, no_peer: bool, cache_dir: str | None) -> None:
     """Run the whole pipeline on built-in data, offline, and print accuracy and speed.
 
-    Trains the sample model once (ResNet-18 on scikit-learn's digits plus a
+    Trains the demo model once (ResNet-18 on scikit-learn's digits plus a
     generated harder set; cached afterwards), exports it with INT8 for the cpu
     and tensorrt targets (calibrated on the built-in set, accuracy-guarded),
     builds a TensorRT engine when a TensorRT module is installed, and benchmarks

@@ -1,4 +1,4 @@
-"""``resnet-deploy train-sample``: train (or reuse) the built-in sample model."""
+"""``resnet-deploy train-sample``: train (or reuse) the built-in demo model."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from resnet_deploy.cli._common import Output, output_options
 @click.option("--force", is_flag=True, help="Retrain even if a valid cached model exists.")
 @output_options
 def train_sample(preset: str, cache_dir: Path | None, force: bool, out: Output) -> None:
-    """Train the built-in sample model on the offline digit set and cache it.
+    """Train the built-in demo model on the offline digit set and cache it.
 
     Trains once with a fixed seed (CPU, about a minute or two for quickstart),
     reports top-1 on the held-out "eval" split, and reuses the cached
@@ -28,10 +28,10 @@ def train_sample(preset: str, cache_dir: Path | None, force: bool, out: Output) 
       resnet-deploy train-sample
       resnet-deploy train-sample --preset tiny --json
     """
-    from resnet_deploy.sample_model import ensure_sample_model
+    from resnet_deploy.demo_model import ensure_demo_model
 
-    with out.status(f"sample model '{preset}' (trained once, a few seconds to ~2 min; then cached)"):
-        sm = ensure_sample_model(preset, cache_dir=cache_dir, reporter=out, force=force)
+    with out.status(f"demo model '{preset}' (trained once, a few seconds to ~2 min; then cached)"):
+        sm = ensure_demo_model(preset, cache_dir=cache_dir, reporter=out, force=force)
 
     data = {
         "preset": sm.preset,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from resnet_deploy.data.base import DataWarning, SampleSource
+from resnet_deploy.data.base import DataSource, DataWarning
 from resnet_deploy.data.evalset import EvalSet
 from resnet_deploy.data.imagefolder import IMAGE_EXTENSIONS
 from resnet_deploy.data.sample import SAMPLE_CLASSES, sample_arrays
@@ -20,8 +20,8 @@ __all__ = [
     "SAMPLE_CLASSES",
     "CalibrationReader",
     "DataWarning",
+    "DataSource",
     "EvalSet",
-    "SampleSource",
     "open_source",
     "sample_arrays",
 ]

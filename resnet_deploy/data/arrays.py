@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from resnet_deploy import preprocess
-from resnet_deploy.data.base import SampleSource, WarningHandler
+from resnet_deploy.data.base import DataSource, WarningHandler
 from resnet_deploy.errors import DataError
 
 IMAGE_KEYS = ("images", "x")
@@ -77,7 +77,7 @@ def check_labels(labels: Any, n: int, name: str) -> np.ndarray:
     return lab.astype(np.int64)
 
 
-class ArraySource(SampleSource):
+class ArraySource(DataSource):
     """Images held in a numpy array (possibly memory-mapped)."""
 
     def __init__(
@@ -146,7 +146,7 @@ def open_array_file(
         raise DataError(
             f"{name} cannot be read as a numpy array ({type(exc).__name__}: {str(exc)[:80]}); "
             "save it with np.save / np.savez (no pickled objects)"
-        ) from None
+        ) from exc
     return ArraySource(
         name, images, pre, labels=labels, split=split, limit=limit, on_warning=on_warning,
         classes=None,

@@ -1,4 +1,4 @@
-"""SampleSource: anything that yields preprocessed float32 NCHW batches (+ labels when known).
+"""DataSource: anything that yields preprocessed float32 NCHW batches (+ labels when known).
 
 Subclasses only say how to load item ``i`` (``_load``) and how to fingerprint
 their content (``_fingerprint``). The base class owns the rest: batching, the
@@ -60,7 +60,7 @@ def check_limit(limit: int | None) -> None:
         raise DataError(f"the number of images must be a positive integer, got {limit!r}")
 
 
-class SampleSource:
+class DataSource:
     """Preprocessed images (float32 NCHW, the manifest's preprocessing) with optional labels."""
 
     def __init__(

@@ -1,4 +1,4 @@
-"""CalibrationReader: a SampleSource seen through ONNX Runtime's CalibrationDataReader.
+"""CalibrationReader: a DataSource seen through ONNX Runtime's CalibrationDataReader.
 
 ONNX Runtime's calibrators call ``get_next()`` until it returns None, feeding
 each dict to an InferenceSession; ``quantize_static`` with ``CalibStridedMinMax``
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from onnxruntime.quantization import CalibrationDataReader
 
-from resnet_deploy.data.base import SampleSource
+from resnet_deploy.data.base import DataSource
 from resnet_deploy.errors import DataError
 
 
@@ -24,7 +24,7 @@ class CalibrationReader(CalibrationDataReader):
 
     def __init__(
         self,
-        source: SampleSource,
+        source: DataSource,
         input_name: str = "input",
         batch_size: int = 32,
         limit: int | None = None,

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from resnet_deploy import preprocess
-from resnet_deploy.data.base import SampleSource, Unusable, WarningHandler
+from resnet_deploy.data.base import DataSource, Unusable, WarningHandler
 from resnet_deploy.errors import DataError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".gif")
@@ -57,7 +57,7 @@ def scan_folder(root: Path) -> tuple[list[Path], list[int] | None, list[str] | N
     return images, None, None, others
 
 
-class ImageFolderSource(SampleSource):
+class ImageFolderSource(DataSource):
     """Images in a directory; labels from sorted class sub-folder names when present."""
 
     def __init__(
@@ -74,7 +74,7 @@ class ImageFolderSource(SampleSource):
         try:
             files, labels, classes, others = scan_folder(root)
         except OSError as exc:
-            raise DataError(f"cannot list {name} ({exc.strerror}); check the path and permissions") from None
+            raise DataError(f"cannot list {name} ({exc.strerror}); check the path and permissions") from exc
         if not files and not others:
             raise DataError(
                 f"{name} is empty; put images in it (one sub-folder per class for labels) "
@@ -103,8 +103,8 @@ class ImageFolderSource(SampleSource):
     def _load(self, i: int) -> np.ndarray:
         try:
             return preprocess.crop_image(self.files[i], self.pre)
-        except Exception as exc:  # noqa: BLE001 - any decode failure skips this one file
-            raise Unusable(f"{type(exc).__name__}: {str(exc)[:120]}") from None
+        except Exception as exc:  # any decode failure skips this one file
+            raise Unusable(f"{type(exc).__name__}: {str(exc)[:120]}") from exc
 
     def _fingerprint(self, h: Any, indices: list[int]) -> None:
         for i in indices:

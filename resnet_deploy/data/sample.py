@@ -29,7 +29,7 @@ SAMPLE_CLASSES = [str(d) for d in range(10)]
 SPLITS = ("train", "calib", "eval")
 IMAGE_SIZE = 80
 SEED = 20250101
-VERSION = 3  # bump when the rendering changes (sample models are cached per version)
+VERSION = 3  # bump when the rendering changes (demo models are cached per version)
 
 # split -> (number of source digits, clean renders per digit, hard renders per digit)
 _PLAN: dict[str, tuple[int | None, int, int]] = {
@@ -42,8 +42,8 @@ _PLAN: dict[str, tuple[int | None, int, int]] = {
 def _load_digits() -> tuple[np.ndarray, np.ndarray]:
     try:
         from sklearn.datasets import load_digits
-    except ImportError:  # pragma: no cover - scikit-learn is a dependency
-        raise DataError("the built-in sample set needs scikit-learn; pip install scikit-learn") from None
+    except ImportError as exc:  # pragma: no cover - scikit-learn is a dependency
+        raise DataError("the built-in sample set needs scikit-learn; pip install scikit-learn") from exc
     d = load_digits()
     return d.images.astype(np.float32) / 16.0, d.target.astype(np.int64)
 
@@ -63,7 +63,7 @@ def _colours(rng: np.random.Generator, min_contrast: float) -> tuple[np.ndarray,
     """(background, foreground) colours; the ink is brighter than the background by ``min_contrast``.
 
     One polarity (light ink on a darker background) keeps the set learnable in the
-    ~100-300 SGD steps the sample models get; random polarity needs far more.
+    ~100-300 SGD steps the demo models get; random polarity needs far more.
     """
     weights = np.array([0.299, 0.587, 0.114], np.float32)
     while True:
@@ -201,7 +201,7 @@ def source_digits(split: str) -> np.ndarray:
 
 
 def open_sample(pre: Any, *, split: str, limit: int | None, on_warning: Any) -> Any:
-    """The built-in set as a SampleSource (raw images go through the shared preprocessing)."""
+    """The built-in set as a DataSource (raw images go through the shared preprocessing)."""
     from resnet_deploy.data.arrays import ArraySource
 
     x, y = sample_arrays(split)

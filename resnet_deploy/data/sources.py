@@ -1,4 +1,4 @@
-"""open_source: one entry point from a user's data spec to a SampleSource."""
+"""open_source: one entry point from a user's data spec to a DataSource."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from resnet_deploy.data.base import SampleSource, WarningHandler
+from resnet_deploy.data.base import DataSource, WarningHandler
 from resnet_deploy.errors import DataError
 
 SPLITS = ("train", "calib", "eval")
@@ -22,12 +22,12 @@ def open_source(
     split: str = "calib",
     limit: int | None = None,
     on_warning: WarningHandler | None = None,
-) -> SampleSource:
+) -> DataSource:
     """Open calibration/evaluation data, preprocessed with ``pre`` (a manifest Preprocessing).
 
     ``spec`` is "sample" (the built-in set; ``split`` picks train/calib/eval), a
     directory of images (class sub-folders give labels), a .npy/.npz file, an
-    in-memory numpy array, or an existing SampleSource (returned as is).
+    in-memory numpy array, or an existing DataSource (returned as is).
     ``limit`` caps the number of images (a seeded, representative subset); asking
     for more than exist uses all of them and says so through ``on_warning``
     (default: a ``DataWarning``). A directory literally named "sample" is opened
@@ -35,7 +35,7 @@ def open_source(
     """
     if split not in SPLITS:
         raise DataError(f"unknown split '{split}'; choose one of: {', '.join(SPLITS)}")
-    if isinstance(spec, SampleSource):
+    if isinstance(spec, DataSource):
         return spec
     if isinstance(spec, np.ndarray):
         from resnet_deploy.data.arrays import ArraySource

@@ -48,7 +48,7 @@ def _call(obj: Any, attr: str) -> Any:
     fn = getattr(obj, attr, None)
     try:
         return fn() if callable(fn) else fn
-    except Exception:  # noqa: BLE001 - a missing accessor must not hide the real error
+    except Exception:  # a missing accessor must not hide the real error
         return None
 
 
@@ -56,7 +56,7 @@ def parser_version(trt: ModuleType) -> str | None:
     fn = getattr(trt, "get_nv_onnx_parser_version", None)
     try:
         return str(fn()) if fn else None
-    except Exception:  # noqa: BLE001
+    except Exception:  # a version string is informational only
         return None
 
 

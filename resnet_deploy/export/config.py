@@ -144,7 +144,7 @@ def read_labels(labels: str | os.PathLike[str] | Sequence[str] | None) -> list[s
         try:
             lines = p.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as exc:
-            raise ResNetDeployError(f"cannot read labels file '{p}' ({type(exc).__name__}); pass UTF-8 text") from None
+            raise ResNetDeployError(f"cannot read labels file '{p}' ({type(exc).__name__}); pass UTF-8 text") from exc
     else:
         lines = [str(x) for x in labels]
     names = [ln.strip() for ln in lines]
@@ -190,8 +190,8 @@ def precheck_out_dir(out: Path, force: bool) -> None:
 
 
 def check_variant(variant: str) -> str:
-    from resnet_deploy.models.registry import VERSIONS
+    from resnet_deploy.models.registry import STRIDE_VARIANTS
 
-    if variant not in VERSIONS:
+    if variant not in STRIDE_VARIANTS:
         raise ModelError(f"unknown ResNet variant '{variant}'; choose v1.5 (torchvision) or v1 (paper)")
     return variant

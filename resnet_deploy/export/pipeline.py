@@ -58,13 +58,13 @@ def _step(reporter: Reporter, message: str, timings: dict[str, float], key: str)
 def _resolve(config: ExportConfig) -> dict[str, Any]:
     """Every cheap check, before any heavy import or any file is touched."""
     from resnet_deploy.export.onnx import check_opset
-    from resnet_deploy.models.registry import get_variant
+    from resnet_deploy.models.registry import get_arch
 
-    variant = get_variant(config.arch)
+    spec = get_arch(config.arch)
     formats = parse_formats(config.formats)
     opset = None if config.opset is None else check_int(config.opset, "opset", 1)
     check_opset(opset)
-    size = check_input_size(config.input_size, variant.default_input_size)
+    size = check_input_size(config.input_size, spec.default_input_size)
     check_variant(config.variant)
     labels = read_labels(config.labels)
     num_classes = None if config.num_classes is None else check_int(config.num_classes, "num_classes", 1, 1_000_000)
@@ -73,7 +73,7 @@ def _resolve(config: ExportConfig) -> dict[str, Any]:
         raise ResNetDeployError("--new-head needs --weights (the backbone to keep); pass a checkpoint")
     if config.new_head and num_classes is None and labels is None:
         raise ResNetDeployError("--new-head needs --num-classes (or --labels) to size the new classifier")
-    out = Path(config.out) if config.out is not None else Path("artifacts") / variant.name
+    out = Path(config.out) if config.out is not None else Path("artifacts") / spec.name
     precheck_out_dir(out, config.force)
     check_int(config.parity_limit, "parity_limit", 1)
     if config.preprocessing is not None and int(config.preprocessing.crop) != size:
@@ -82,7 +82,7 @@ def _resolve(config: ExportConfig) -> dict[str, Any]:
         )
     if not config.parity_rel_tol >= 0:
         raise ResNetDeployError(f"parity tolerance must be >= 0, got {config.parity_rel_tol}")
-    return {"arch": variant.name, "variant": variant, "formats": formats, "opset": opset, "size": size,
+    return {"arch": spec.name, "arch_spec": spec, "formats": formats, "opset": opset, "size": size,
             "labels": labels, "num_classes": num_classes, "weights": weights, "out": out}
 
 
@@ -142,7 +142,7 @@ def _export_one(fmt: str, model: Any, path: Path, size: int, opset: int | None) 
         return _export_format(fmt, model, path, size, opset)
     except ResNetDeployError:
         raise
-    except Exception as exc:  # noqa: BLE001 - torch/onnx raise many types; the user needs one line
+    except Exception as exc:  # torch/onnx raise many types; the user needs one line
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         raise WorkFailedError(
             f"exporting {fmt} failed ({type(exc).__name__}: {first}); try --formats without {fmt}, "
@@ -199,14 +199,14 @@ def export_artifact(
     load_report = None
     with _step(rep, f"Building {arch} at {size}x{size}", timings, "build"):
         num_classes = _num_classes(plan, _head_classes(plan["weights"], config.new_head))
-        model = create_model(arch, num_classes=num_classes, version=config.variant)
+        model = create_model(arch, num_classes=num_classes, variant=config.variant)
         if plan["weights"] is not None:
             from resnet_deploy.models.weights import load_weights
 
             load_report = load_weights(model, plan["weights"], new_head=config.new_head).to_dict()
         model.eval()
         with torch.device("meta"):
-            meta = create_model(arch, num_classes=num_classes, version=config.variant)
+            meta = create_model(arch, num_classes=num_classes, variant=config.variant)
         gmacs = count_macs(meta, size) / 1e9
         params = count_params(model)
         with torch.no_grad():

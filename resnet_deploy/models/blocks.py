@@ -1,7 +1,7 @@
 """Residual blocks with torchvision's attribute names (conv1/bn1/.../downsample).
 
 Keeping the names exactly lets real torchvision and timm checkpoints load with
-``strict=True``. ``norm=False`` gives the BN-free variant (convs carry a bias,
+``strict=True``. ``norm=False`` gives the BN-free architectures (convs carry a bias,
 no BatchNorm), ``stride_in_1x1`` the original-paper (v1) bottleneck.
 """
 

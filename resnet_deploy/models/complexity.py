@@ -86,7 +86,7 @@ def count_macs(
             model(torch.zeros(1, chans, h, w, device=device, dtype=dtype))
     except RuntimeError as exc:
         first = str(exc).splitlines()[0][:160]
-        raise ModelError(f"the model cannot run at {h}x{w} with {chans} channels: {first}") from None
+        raise ModelError(f"the model cannot run at {h}x{w} with {chans} channels: {first}") from exc
     finally:
         for handle in handles:
             handle.remove()
@@ -103,9 +103,9 @@ def count_params(model: nn.Module) -> int:
 
 def default_num_classes(name: str) -> int:
     """10 for the CIFAR nets, 1000 (ImageNet) for the rest: what their published counts use."""
-    from resnet_deploy.models.registry import get_variant
+    from resnet_deploy.models.registry import get_arch
 
-    return 10 if get_variant(name).stem == "cifar" else 1000
+    return 10 if get_arch(name).stem == "cifar" else 1000
 
 
 def model_summary(
@@ -113,42 +113,42 @@ def model_summary(
     input_size: int | None = None,
     *,
     num_classes: int | None = None,
-    version: str = "v1.5",
+    variant: str = "v1.5",
     in_chans: int = 3,
 ) -> dict[str, Any]:
     """Params, GMACs and table facts for one architecture, measured without real weights.
 
-    ``input_size`` defaults to the variant's own (224 for ImageNet nets, 32 for
+    ``input_size`` defaults to the architecture's own (224 for ImageNet nets, 32 for
     CIFAR ones); the model is built on the meta device, so this is cheap.
     """
-    from resnet_deploy.models.registry import get_variant
+    from resnet_deploy.models.registry import get_arch
 
-    variant = get_variant(name)
-    size = variant.default_input_size if input_size is None else input_size
+    spec = get_arch(name)
+    size = spec.default_input_size if input_size is None else input_size
     classes = default_num_classes(name) if num_classes is None else num_classes
-    params, macs = _measure(variant.name, size, classes, version, in_chans)
+    params, macs = _measure(spec.name, size, classes, variant, in_chans)
     return {
-        "name": variant.name,
+        "name": spec.name,
         "params": params,
         "macs": macs,
         "gmacs": round(macs / 1e9, 3),
         "input_size": size,
         "num_classes": classes,
-        "version": version,
-        "block": variant.block,
-        "layers": list(variant.layers),
-        "default_input_size": variant.default_input_size,
-        "family": variant.family,
-        "description": variant.description,
+        "variant": variant,
+        "block": spec.block,
+        "layers": list(spec.layers),
+        "default_input_size": spec.default_input_size,
+        "family": spec.family,
+        "description": spec.description,
     }
 
 
 @functools.cache
-def _measure(name: str, size: int | tuple[int, int], classes: int, version: str,
+def _measure(name: str, size: int | tuple[int, int], classes: int, variant: str,
              in_chans: int) -> tuple[int, int]:
     """(params, MACs) of a shape-only build; pure in its arguments, so cached per process."""
     from resnet_deploy.models.registry import create_model
 
     with torch.device("meta"):
-        model = create_model(name, num_classes=classes, version=version, in_chans=in_chans)
+        model = create_model(name, num_classes=classes, variant=variant, in_chans=in_chans)
     return count_params(model), count_macs(model, size, in_chans=in_chans)

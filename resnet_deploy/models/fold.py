@@ -63,7 +63,7 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
 
     The original model is untouched. ResNet's pairs are ``convN``/``bnN`` in the
     stem and blocks and ``downsample.0``/``downsample.1``; grouped convs fold the
-    same way (BN is per output channel); BN-free variants come back unchanged
+    same way (BN is per output channel); BN-free architectures come back unchanged
     apart from being a copy.
     """
     folded = copy.deepcopy(model).eval()

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from resnet_deploy.models.complexity import count_params, default_num_classes, model_summary
-from resnet_deploy.models.registry import create_model, get_variant, list_models
+from resnet_deploy.models.registry import create_model, get_arch, list_models
 
 
 def zoo_summaries() -> list[dict[str, Any]]:
@@ -24,17 +24,17 @@ def describe_model(
     *,
     weights: str | os.PathLike[str] | None = None,
     num_classes: int | None = None,
-    version: str = "v1.5",
+    variant: str = "v1.5",
     new_head: bool = False,
     input_size: int | None = None,
 ) -> dict[str, Any]:
     """Params, GMACs and layout of ``arch``; with ``weights`` also load them and report how.
 
     Without ``num_classes`` the head size comes from the checkpoint's ``fc.weight``
-    (or the variant's default), so ``info --weights my.pth`` just works. Loading
+    (or the architecture's default), so ``info --weights my.pth`` just works. Loading
     is strict unless ``new_head`` allows a different classifier.
     """
-    variant = get_variant(arch)
+    spec = get_arch(arch)
     in_chans = 3
     sd = None
     if weights is not None:
@@ -46,8 +46,8 @@ def describe_model(
         if num_classes is None and not new_head:
             num_classes = file_classes
         in_chans = file_chans or 3
-    classes = num_classes if num_classes is not None else default_num_classes(variant.name)
-    summary = model_summary(variant.name, input_size, num_classes=classes, version=version,
+    classes = num_classes if num_classes is not None else default_num_classes(spec.name)
+    summary = model_summary(spec.name, input_size, num_classes=classes, variant=variant,
                             in_chans=in_chans)
     summary["in_chans"] = in_chans
     summary["weights"] = None
@@ -55,7 +55,7 @@ def describe_model(
         from resnet_deploy.artifact import sha256_file
         from resnet_deploy.models.weights import apply_state_dict
 
-        model = create_model(variant.name, num_classes=classes, version=version, in_chans=in_chans)
+        model = create_model(spec.name, num_classes=classes, variant=variant, in_chans=in_chans)
         report = apply_state_dict(model, sd, source=weights, sha256=sha256_file(weights),
                                   new_head=new_head, strict=True)
         summary["params"] = count_params(model)

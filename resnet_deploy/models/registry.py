@@ -1,37 +1,38 @@
-"""create_model / list_models over the variants table."""
+"""create_model / list_models over the architecture table (models/archs.py)."""
 
 from __future__ import annotations
 
 from resnet_deploy.errors import ModelError
-from resnet_deploy.models.variants import ALIASES, VARIANTS, Variant
+from resnet_deploy.models.archs import ALIASES, ARCHS, ArchSpec
 
-VERSIONS = ("v1.5", "v1")
+# Where bottlenecks put their stride: "v1.5" (torchvision, on the 3x3) or "v1" (paper, on the 1x1).
+STRIDE_VARIANTS = ("v1.5", "v1")
 
 
 def canonical_name(name: str) -> str:
     """Normalise user spellings (ResNet_50, resnet-50) to the table's key."""
     key = name.strip().lower().replace("-", "_")
     key = ALIASES.get(key, key)
-    if key not in VARIANTS:
+    if key not in ARCHS:
         compact = key.replace("_", "")
-        key = next((k for k in VARIANTS if k.replace("_", "") == compact), key)
+        key = next((k for k in ARCHS if k.replace("_", "") == compact), key)
     return key
 
 
-def get_variant(name: str) -> Variant:
-    """The Variant row for ``name`` or a one-line ModelError listing what exists."""
+def get_arch(name: str) -> ArchSpec:
+    """The ArchSpec row for ``name`` or a one-line ModelError listing what exists."""
     key = canonical_name(name)
-    if key not in VARIANTS:
+    if key not in ARCHS:
         raise ModelError(
-            f"unknown architecture '{name}'; choose one of: {', '.join(VARIANTS)} "
+            f"unknown architecture '{name}'; choose one of: {', '.join(ARCHS)} "
             "(see 'resnet-deploy models')"
         )
-    return VARIANTS[key]
+    return ARCHS[key]
 
 
 def list_models() -> list[str]:
     """All architecture names, in table order."""
-    return list(VARIANTS)
+    return list(ARCHS)
 
 
 def create_model(
@@ -39,29 +40,29 @@ def create_model(
     *,
     num_classes: int = 1000,
     in_chans: int = 3,
-    version: str = "v1.5",
+    variant: str = "v1.5",
     zero_init_residual: bool = False,
 ):  # -> ResNet (kept untyped here so importing the registry stays torch-free)
     """Build an architecture from the table, randomly initialised (load weights separately).
 
-    ``version="v1"`` puts the stride on the first 1x1 conv of bottlenecks (original
+    ``variant="v1"`` puts the stride on the first 1x1 conv of bottlenecks (original
     paper); ``"v1.5"`` (default, torchvision) puts it on the 3x3.
     """
-    variant = get_variant(name)
+    spec = get_arch(name)
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
         raise ModelError(f"num_classes must be a positive integer, got {num_classes!r}")
     if num_classes > 1_000_000:
         raise ModelError(f"num_classes={num_classes} is not sensible (max 1,000,000)")
     if isinstance(in_chans, bool) or not isinstance(in_chans, int) or in_chans < 1 or in_chans > 64:
         raise ModelError(f"in_chans must be an integer from 1 to 64, got {in_chans!r}")
-    if version not in VERSIONS:
-        raise ModelError(f"unknown ResNet version '{version}'; choose v1.5 (torchvision) or v1 (paper)")
+    if variant not in STRIDE_VARIANTS:
+        raise ModelError(f"unknown ResNet variant '{variant}'; choose v1.5 (torchvision) or v1 (paper)")
     from resnet_deploy.models.resnet import ResNet
 
     return ResNet(
-        variant,
+        spec,
         num_classes=num_classes,
         in_chans=in_chans,
-        stride_in_1x1=(version == "v1"),
+        stride_in_1x1=(variant == "v1"),
         zero_init_residual=zero_init_residual,
     )

@@ -1,12 +1,12 @@
-"""The ResNet network built from a Variant row."""
+"""The ResNet network built from an ArchSpec row."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
+from resnet_deploy.models.archs import ArchSpec
 from resnet_deploy.models.blocks import BLOCKS, ShortcutA, conv1x1, norm_or_identity
-from resnet_deploy.models.variants import Variant
 
 
 class ResNet(nn.Module):
@@ -14,22 +14,22 @@ class ResNet(nn.Module):
 
     def __init__(
         self,
-        variant: Variant,
+        spec: ArchSpec,
         num_classes: int = 1000,
         in_chans: int = 3,
         stride_in_1x1: bool = False,
         zero_init_residual: bool = False,
     ) -> None:
         super().__init__()
-        self.variant = variant
+        self.arch_spec = spec
         self.num_classes = num_classes
         self.in_chans = in_chans
-        block = BLOCKS[variant.block]
+        block = BLOCKS[spec.block]
         self._block = block
         self._stride_in_1x1 = stride_in_1x1
-        norm = variant.norm
-        self.inplanes = variant.widths[0]
-        if variant.stem == "cifar":
+        norm = spec.norm
+        self.inplanes = spec.widths[0]
+        if spec.stem == "cifar":
             self.conv1 = nn.Conv2d(in_chans, self.inplanes, 3, 1, 1, bias=not norm)
             self.bn1 = norm_or_identity(self.inplanes, norm)
             self.relu = nn.ReLU(inplace=True)
@@ -39,15 +39,15 @@ class ResNet(nn.Module):
             self.bn1 = norm_or_identity(self.inplanes, norm)
             self.relu = nn.ReLU(inplace=True)
             self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-        for i, (width, n) in enumerate(zip(variant.widths, variant.layers, strict=True)):
+        for i, (width, n) in enumerate(zip(spec.widths, spec.layers, strict=True)):
             stride = 1 if i == 0 else 2
             setattr(self, f"layer{i + 1}", self._make_layer(width, n, stride))
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(variant.widths[-1] * block.expansion, num_classes)
+        self.fc = nn.Linear(spec.widths[-1] * block.expansion, num_classes)
         self._init_weights(zero_init_residual)
 
     def _make_layer(self, planes: int, blocks: int, stride: int) -> nn.Sequential:
-        v = self.variant
+        v = self.arch_spec
         block = self._block
         out_ch = planes * block.expansion
         downsample: nn.Module | None = None
@@ -85,7 +85,7 @@ class ResNet(nn.Module):
 
     @property
     def stages(self) -> list[nn.Sequential]:
-        return [getattr(self, f"layer{i + 1}") for i in range(len(self.variant.layers))]
+        return [getattr(self, f"layer{i + 1}") for i in range(len(self.arch_spec.layers))]
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))

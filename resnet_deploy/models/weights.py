@@ -74,11 +74,11 @@ def _load_safetensors(path: Path) -> dict[str, torch.Tensor]:
 
     try:
         return load_file(str(path), device="cpu")
-    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
+    except Exception as exc:  # safetensors raises its own error types
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CheckpointError(
             f"cannot read '{path}' as safetensors ({detail[:120]}); the file is corrupt or truncated"
-        ) from None
+        ) from exc
 
 
 def _sniff_torch(path: Path) -> None:
@@ -97,23 +97,23 @@ def _load_torch(path: Path) -> Any:
     _sniff_torch(path)
     try:
         return torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - torch raises many types for bad files
+    except Exception as exc:  # torch raises many types for bad files
         text = str(exc)
         found = re.search(r"GLOBAL ([\w.]+)", text)
         if "Weights only load failed" in text and found:
             raise CheckpointError(
                 f"'{path}' holds a pickled Python object ({found.group(1).rsplit('.', 1)[-1]}), "
                 "not plain weights; save model.state_dict() instead and load that"
-            ) from None
+            ) from exc
         if isinstance(exc, EOFError) or "Weights only load failed" in text:
             raise CheckpointError(
                 f"'{path}' is not a readable PyTorch checkpoint (truncated or foreign pickle); "
                 "pass a .pth/.pt state_dict or a .safetensors file"
-            ) from None
+            ) from exc
         first = re.split(r"(?<=[.:])\s", text.strip().splitlines()[0])[0] if text else type(exc).__name__
         raise CheckpointError(
             f"cannot read checkpoint '{path}' ({first[:100].rstrip('.:')}); the file is corrupt or truncated"
-        ) from None
+        ) from exc
 
 
 def _unwrap(obj: Any, path: Path) -> Mapping[str, Any]:
@@ -186,8 +186,8 @@ def _fmt_shape(s: list[int]) -> str:
 
 
 def _model_name(model: nn.Module) -> str:
-    variant = getattr(model, "variant", None)
-    return getattr(variant, "name", type(model).__name__)
+    spec = getattr(model, "arch_spec", None)
+    return getattr(spec, "name", type(model).__name__)
 
 
 def _stage_depths(keys: list[str]) -> tuple[int, ...]:
@@ -202,21 +202,21 @@ def _stage_depths(keys: list[str]) -> tuple[int, ...]:
 
 def guess_arch(sd: Mapping[str, torch.Tensor]) -> str | None:
     """Which table architecture (ignoring the head) the tensors fit, e.g. 'resnet18, 10 classes'."""
+    from resnet_deploy.models.archs import ARCHS
     from resnet_deploy.models.registry import create_model
-    from resnet_deploy.models.variants import VARIANTS
 
     body = {k: _shape(v) for k, v in sd.items()
             if not k.startswith(HEAD_PREFIX) and not k.endswith("num_batches_tracked")}
     depths = _stage_depths(list(body))
     fc = sd.get("fc.weight")
     in_chans = int(sd["conv1.weight"].shape[1]) if "conv1.weight" in sd else 3
-    for name, variant in VARIANTS.items():
-        if variant.layers != depths:  # cheap filter before building anything
+    for name, spec in ARCHS.items():
+        if spec.layers != depths:  # cheap filter before building anything
             continue
         try:
             with torch.device("meta"):
                 m = create_model(name, num_classes=1, in_chans=in_chans)
-        except Exception:  # noqa: BLE001 - an odd in_chans etc.: just no guess
+        except Exception:  # an odd in_chans etc.: just no guess
             return None
         ref = {k: _shape(v) for k, v in m.state_dict().items()
                if not k.startswith(HEAD_PREFIX) and not k.endswith("num_batches_tracked")}
@@ -334,7 +334,7 @@ def apply_state_dict(
         model.load_state_dict(to_load, strict=False)
     except RuntimeError as exc:  # dtype trouble etc.: still one line
         first = str(exc).splitlines()[0]
-        raise CheckpointError(f"cannot load '{p.name}' into {_model_name(model)}: {first[:160]}") from None
+        raise CheckpointError(f"cannot load '{p.name}' into {_model_name(model)}: {first[:160]}") from exc
     return report
 
 

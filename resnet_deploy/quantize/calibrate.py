@@ -86,7 +86,7 @@ class CalibrationRanges:
         except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
             raise ArtifactError(
                 f"{path} is not a readable calibration file ({exc}); delete it to calibrate again"
-            ) from None
+            ) from exc
 
     def matches(self, method: str, percentile: float | None, dataset_sha256: str, model_sha256: str) -> bool:
         """True when these ranges answer exactly this calibration request."""

@@ -16,12 +16,12 @@ from resnet_deploy.metrics import Drift
 
 METHODS = ("entropy", "minmax", "percentile")
 TARGETS = ("cpu", "tensorrt")
-# Chosen by measurement on the trained sample models (benchmarks/results/int8.md,
+# Chosen by measurement on the trained demo models (benchmarks/results/int8.md,
 # "Calibration method"): see DEFAULT_METHOD_REASON.
 DEFAULT_METHOD = "minmax"
 DEFAULT_METHOD_REASON = (
     "minmax was the only method within 0.5 top-1 points and >= 99% FP32 agreement for both "
-    "targets on both trained sample models (percentile 99.99 missed 99% once, entropy on 3 of 4), "
+    "targets on both trained demo models (percentile 99.99 missed 99% once, entropy on 3 of 4), "
     "and it calibrates fastest; see benchmarks/results/int8.md"
 )
 DEFAULT_PERCENTILE = 99.99

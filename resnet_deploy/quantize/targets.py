@@ -6,7 +6,7 @@ in this form; int8 activations (S8S8, ORT's quantize_static default) leave about
 half the convs in float on x86, no faster than FP32. Weights use ORT's
 ``reduce_range`` (7-bit values, [-64, 64], still stored as int8): on x86 CPUs
 without VNNI, MLAS's U8S8 kernel sums pairs of u8*s8 products in saturating
-int16, and with full-range weights the tiny sample model lost 1.3 pt of FP32
+int16, and with full-range weights the tiny demo model lost 1.3 pt of FP32
 agreement to that saturation alone (Q/DQ simulated in float: 99.5 %, int8 kernels:
 98.2 %; with reduce_range both 99.8 %, same latency; benchmarks/results/int8.md).
 An artifact is built once and served on unknown CPUs, so the safe form is the default.

@@ -8,7 +8,6 @@ for the backend it uses.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -17,21 +16,6 @@ from typing import Any, ClassVar
 import numpy as np
 
 from resnet_deploy.artifact import FileEntry, Manifest
-
-
-def not_installed(module: str, pip_name: str | None = None) -> str | None:
-    """A reason string if ``module`` is not installed, found WITHOUT importing it.
-
-    Probing must stay cheap: listing backends may not import torch or tensorrt.
-    A module set to None in ``sys.modules`` (how tests forbid it) counts as missing.
-    """
-    try:
-        spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None:
-        return f"{module} is not installed (pip install {pip_name or module})"
-    return None
 
 
 def first_line(exc: BaseException, limit: int = 160) -> str:

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from resnet_deploy._optional import require
+from resnet_deploy._optional import missing_reason, require
 from resnet_deploy.errors import BackendUnavailableError
-from resnet_deploy.runtime.base import Runner, first_line, not_installed
+from resnet_deploy.runtime.base import Runner, first_line
 
 
 def cpu_compile_config(threads: int | None) -> dict[str, Any]:
@@ -41,7 +41,7 @@ class OpenVINORunner(Runner):
 
     @classmethod
     def probe(cls) -> str | None:
-        return not_installed("openvino")
+        return missing_reason("openvino")
 
     def config(self) -> dict[str, Any]:
         return cpu_compile_config(self.threads)
@@ -53,11 +53,11 @@ class OpenVINORunner(Runner):
             model = core.read_model(str(self.model_path))
             self._make_batch_dynamic(ov, model)
             self.compiled = core.compile_model(model, "CPU", self.config())
-        except Exception as exc:  # noqa: BLE001 - OpenVINO raises plain RuntimeErrors
+        except Exception as exc:  # OpenVINO raises plain RuntimeErrors
             raise BackendUnavailableError(
                 f"OpenVINO cannot compile {self.entry.path} ({first_line(exc)}); "
                 "use another backend, e.g. onnxruntime"
-            ) from None
+            ) from exc
         self._local = threading.local()
 
     @staticmethod

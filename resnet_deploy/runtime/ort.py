@@ -45,10 +45,10 @@ class OrtCpuRunner(Runner):
             self.session = ort.InferenceSession(
                 str(self.model_path), sess_options=self.session_options(), providers=list(self.providers)
             )
-        except Exception as exc:  # noqa: BLE001 - ORT raises its own Fail/InvalidGraph types
+        except Exception as exc:  # ORT raises its own Fail/InvalidGraph types
             raise BackendUnavailableError(
                 f"onnxruntime cannot load {self.entry.path} ({first_line(exc)}); re-export the artifact"
-            ) from None
+            ) from exc
         self.input_name = self.session.get_inputs()[0].name
         self.output_name = self.session.get_outputs()[0].name
 

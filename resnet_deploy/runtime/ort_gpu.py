@@ -149,5 +149,5 @@ class OrtTensorRTRunner(OrtCudaRunner):
             raise BackendUnavailableError(
                 f"cannot create the TensorRT EP cache folder {self.cache_dir} ({exc.strerror}); "
                 "pass cache_dir=... to a writable place"
-            ) from None
+            ) from exc
         super()._activate()

@@ -76,7 +76,7 @@ def _load_class(backend: str) -> tuple[type[Runner] | None, str | None]:
 def _probe(cls: type[Runner]) -> str | None:
     try:
         return cls.probe()
-    except Exception as exc:  # noqa: BLE001 - a crashing probe means "cannot run here"
+    except Exception as exc:  # a crashing probe means "cannot run here"
         return f"probe failed: {type(exc).__name__}: {exc}".splitlines()[0][:200]
 
 
@@ -112,7 +112,7 @@ def _backend_candidates(manifest: Manifest, backend: str) -> list[Candidate]:
         if reason is None:
             try:
                 reason = cls.entry_reason(manifest, e)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # a crashing file check means "cannot run here"
                 reason = f"file check failed: {type(exc).__name__}: {exc}".splitlines()[0][:200]
         out.append(Candidate(f"{backend}:{e.key}", backend, cls, e, reason))
     return out

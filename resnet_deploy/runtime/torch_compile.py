@@ -51,8 +51,8 @@ class TorchCompileRunner(TorchRunner):
         self.module = torch.compile(self.eager, mode=self.options.get("mode"))
         try:
             self._infer(np.zeros(shape, dtype=np.float32))
-        except Exception as exc:  # noqa: BLE001 - Inductor failures are long; keep one line
+        except Exception as exc:  # Inductor failures are long; keep one line
             self.module = None
             raise BackendUnavailableError(
                 f"torch.compile failed on {self.entry.path} ({first_line(exc)}); use backend 'torch'"
-            ) from None
+            ) from exc

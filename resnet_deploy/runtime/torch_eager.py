@@ -12,13 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from resnet_deploy._optional import require
-from resnet_deploy.runtime.base import Runner, not_installed
+from resnet_deploy._optional import missing_reason, require
+from resnet_deploy.runtime.base import Runner
 
 
 def probe_torch() -> str | None:
     """Why torch cannot be used here, or None (checked without importing torch)."""
-    return not_installed("torch")
+    return missing_reason("torch")
 
 
 def import_torch() -> Any:

@@ -29,9 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from resnet_deploy._optional import require, try_import, why_missing
+from resnet_deploy._optional import missing_reason, require, try_import, why_missing
 from resnet_deploy.errors import BackendUnavailableError, ResNetDeployError
-from resnet_deploy.runtime.base import Runner, not_installed
+from resnet_deploy.runtime.base import Runner
 from resnet_deploy.runtime.gpu import gpu_info, no_gpu_reason
 from resnet_deploy.runtime.torch_eager import load_exported_module
 from resnet_deploy.runtime.trt_compat import check_batch_shape
@@ -50,7 +50,7 @@ class TorchTensorRTRunner(Runner):
 
     @classmethod
     def probe(cls) -> str | None:
-        reason = not_installed("torch") or not_installed("torch_tensorrt", "torch-tensorrt")
+        reason = missing_reason("torch") or missing_reason("torch_tensorrt", "torch-tensorrt")
         if reason:
             return reason
         if gpu_info() is None:
@@ -132,11 +132,11 @@ class TorchTensorRTRunner(Runner):
             kwargs["use_explicit_typing"] = False  # pre-autocast releases: fp16 via TensorRT 10 weak typing
         try:
             return tt.compile(module, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - compiler errors come in many types
+        except Exception as exc:  # compiler errors come in many types
             raise BackendUnavailableError(
                 f"torch_tensorrt could not compile {self.entry.path}: {type(exc).__name__}: "
                 f"{' '.join(str(exc).split())[:200]}"
-            ) from None
+            ) from exc
 
     def _save(self, cache: Path) -> None:
         """Cache the compiled program (temp file, then rename); a failure only costs the next start."""
@@ -147,7 +147,7 @@ class TorchTensorRTRunner(Runner):
             cache.parent.mkdir(parents=True, exist_ok=True)
             self._tt.save(self.module, str(tmp), output_format="exported_program", **{key: self._inputs()})
             os.replace(tmp, cache)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # caching is best-effort; the compiled module is used anyway
             tmp.unlink(missing_ok=True)
             self.notes.append(f"could not cache the compiled module ({type(exc).__name__}: {exc})"[:200])
 

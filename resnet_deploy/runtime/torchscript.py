@@ -36,7 +36,7 @@ class TorchScriptRunner(Runner):
             try:
                 module = torch.jit.optimize_for_inference(module)
                 self.optimized = True
-            except Exception:  # noqa: BLE001 - optimisation is best-effort; the plain module is correct
+            except Exception:  # optimisation is best-effort; the plain module is correct
                 pass
         self.module: Any = module
 

@@ -86,18 +86,18 @@ def port_is_free(host: str, port: int) -> bool:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
-        except socket.gaierror:
-            raise ResNetDeployError(f"--host '{host}' is not a valid address; use 127.0.0.1 or 0.0.0.0") from None
+        except socket.gaierror as exc:
+            raise ResNetDeployError(f"--host '{host}' is not a valid address; use 127.0.0.1 or 0.0.0.0") from exc
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 return False
             if exc.errno == errno.EACCES:
                 raise ResNetDeployError(
                     f"no permission to bind port {port} on {host}; use a port above 1023"
-                ) from None
+                ) from exc
             raise ResNetDeployError(
                 f"cannot bind {host}:{port} ({exc.strerror}); use 127.0.0.1, 0.0.0.0 or an address of this machine"
-            ) from None
+            ) from exc
     return True
 
 

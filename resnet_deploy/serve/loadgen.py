@@ -119,7 +119,7 @@ def run_load(
             client = mod.InferenceServerClient(address, **kwargs)
             reqs = _make_inputs(mod, inputs)
             outs = [mod.InferRequestedOutput(n) for n in outputs] if outputs else None
-        except Exception as exc:  # noqa: BLE001 - a client that cannot start fails all its requests
+        except Exception as exc:  # a client that cannot start fails all its requests
             with lock:
                 errors[0] += requests_per_client
                 first_error.append(str(exc).splitlines()[0][:300])
@@ -140,7 +140,7 @@ def run_load(
             t0 = time.perf_counter()
             try:
                 result = _call(client, model, reqs, outs, protocol, timeout_s)
-            except Exception as exc:  # noqa: BLE001 - every failure counts, the run goes on
+            except Exception as exc:  # every failure counts, the run goes on
                 record_error(exc)
                 continue
             mine.append((time.perf_counter() - t0) * 1e3)

@@ -1,10 +1,17 @@
 """A small writer for protobuf text format, enough for Triton's ``config.pbtxt``.
 
 Triton reads model configs as text-format ``inference.ModelConfig`` messages.
-Writing them with protobuf itself would make the repository writer depend on
-tritonclient's generated classes; this writer turns plain Python data into the
-same text instead, and the tests parse every generated file back with Triton's
-own schema (``tritonclient.grpc.model_config_pb2``) to prove it is valid.
+Why not ``google.protobuf.text_format`` over Triton's ``model_config_pb2``
+(decided in issue 16, kept): that class ships only in ``tritonclient.grpc``,
+i.e. the ``serve`` extra with grpcio, while ``triton-repo`` is a file writer
+that works on a plain install (a Triton repository is usually written on a
+build host and served elsewhere). The generated module also refuses to import
+on a protobuf runtime older than the one it was generated with (tritonclient
+2.73: gencode 6.33.5, checked by ``ValidateProtobufRuntimeVersion``), which
+would couple our protobuf floor to tritonclient's. The price is this ~130-line
+writer, and the schema check stays where it is cheap: the tests parse every
+generated file back with ``tritonclient.grpc.model_config_pb2`` to prove it is
+valid, so a field typo fails there and not in a Triton container.
 
 Mapping: ``dict`` -> message ``{ ... }``; ``list`` of dicts -> repeated message
 ``[ {..}, {..} ]``; ``list`` of scalars -> ``[ 1, 2 ]``; ``str`` -> quoted

@@ -222,7 +222,7 @@ def launch(artifact_dir: str | os.PathLike[str], cfg: ServeConfig | None = None)
             raise
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
         where = f"see {cfg.log_file}" if cfg.log_file else "see the Triton log above"
-        raise ResNetDeployError(f"the Triton server did not start ({reason}); {where}") from None
+        raise ResNetDeployError(f"the Triton server did not start ({reason}); {where}") from exc
     return server
 
 

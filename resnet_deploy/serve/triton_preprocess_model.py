@@ -65,8 +65,8 @@ class Preprocessor:
         try:
             img = Image.open(io.BytesIO(bytes(data)))
             img.load()
-        except Exception as exc:  # noqa: BLE001 - any decoder failure is a bad request
-            raise ValueError(f"image bytes cannot be decoded as an image ({type(exc).__name__})") from None
+        except Exception as exc:  # any decoder failure is a bad request
+            raise ValueError(f"image bytes cannot be decoded as an image ({type(exc).__name__})") from exc
         img = _to_rgb(img)
         w, h = img.size
         if w <= h:

@@ -22,14 +22,14 @@ CALIB = 32
 
 @pytest.fixture(scope="module")
 def benched(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    from resnet_deploy.demo_model import ensure_demo_model
     from resnet_deploy.export.config import ExportConfig
     from resnet_deploy.export.pipeline import export_artifact
     from resnet_deploy.quantize.config import QuantizeConfig
     from resnet_deploy.quantize.pipeline import quantize_artifact
-    from resnet_deploy.sample_model import ensure_sample_model
 
     # a trained model: a random one's near-tie logits make INT8 agreement meaningless
-    sm = ensure_sample_model("tiny")
+    sm = ensure_demo_model("tiny")
     art = tmp_path_factory.mktemp("bench") / "r20"
     export_artifact(ExportConfig(arch=sm.arch, weights=sm.checkpoint, num_classes=sm.num_classes,
                                  input_size=sm.input_size, preprocessing=sm.preprocessing,

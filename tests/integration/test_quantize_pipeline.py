@@ -1,4 +1,4 @@
-"""quantize_artifact end to end on the tiny trained sample model (ResNet-20 at 32 px).
+"""quantize_artifact end to end on the tiny trained demo model (ResNet-20 at 32 px).
 
 One module-scoped run writes both INT8 targets + FP16; the other tests copy that
 artifact and re-run pieces of the stage. A spy on the real CalibrationReader
@@ -41,10 +41,10 @@ class ReaderSpy:
 
 @pytest.fixture(scope="module")
 def fp32_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from resnet_deploy.demo_model import ensure_demo_model
     from resnet_deploy.export import ExportConfig, export_artifact
-    from resnet_deploy.sample_model import ensure_sample_model
 
-    sm = ensure_sample_model("tiny")
+    sm = ensure_demo_model("tiny")
     out = tmp_path_factory.mktemp("quantize-int") / "tiny"
     export_artifact(ExportConfig(
         arch=sm.arch, weights=sm.checkpoint, num_classes=sm.num_classes, input_size=sm.input_size,

@@ -207,7 +207,7 @@ def test_cli_serves_until_sigterm(artifact: Path, tmp_path: Path) -> None:
         while time.time() < deadline and proc.poll() is None and not ready:
             try:
                 ready = client.is_server_ready() and client.is_model_ready("resnet_image")
-            except Exception:  # noqa: BLE001 - not listening yet
+            except Exception:  # not listening yet
                 time.sleep(0.5)
         assert ready, f"server not ready (rc={proc.poll()})"
         x = np.zeros((2, 3, 32, 32), np.float32)

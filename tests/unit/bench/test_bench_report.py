@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from resnet_deploy.bench.files import write_report_files
 from resnet_deploy.bench.plots import make_plots, pareto_front
-from resnet_deploy.bench.render import rich_table, to_csv, to_markdown, write_report_files
+from resnet_deploy.bench.render import rich_table, to_csv, to_markdown
 from resnet_deploy.bench.report import BenchReport, load_report, peer_comparison
 
 ROW_KEYS = {"spec", "backend", "status", "key", "reason", "file", "precision", "device", "threads", "peer",
@@ -96,3 +97,14 @@ def test_plots_skip_when_no_data(synthetic_report: BenchReport) -> None:
 def test_pareto_front() -> None:
     pts = [("a", 1.0, 0.80), ("b", 2.0, 0.90), ("c", 3.0, 0.85), ("d", 4.0, 0.95), ("e", 1.5, 0.7)]
     assert [p[0] for p in pareto_front(pts)] == ["a", "b", "d"]
+
+
+def test_render_does_not_import_html_or_files() -> None:
+    """One direction only: files -> html -> render (render imports neither, even lazily)."""
+    import ast
+
+    import resnet_deploy.bench.render as render
+
+    tree = ast.parse(Path(render.__file__).read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert not imported & {"resnet_deploy.bench.html", "resnet_deploy.bench.files"}

@@ -1,4 +1,4 @@
-"""Fixtures for the data tests: small image folders made on the fly, and the tiny sample model."""
+"""Fixtures for the data tests: small image folders made on the fly, and the tiny demo model."""
 
 from __future__ import annotations
 
@@ -30,8 +30,8 @@ def rng() -> np.random.Generator:
 
 
 @pytest.fixture(scope="session")
-def tiny_sample_model():
+def tiny_demo_model():
     """The 'tiny' preset, trained once and reused from the cache ($RESNET_DEPLOY_CACHE or ~/.cache)."""
-    from resnet_deploy.sample_model import ensure_sample_model
+    from resnet_deploy.demo_model import ensure_demo_model
 
-    return ensure_sample_model("tiny")
+    return ensure_demo_model("tiny")

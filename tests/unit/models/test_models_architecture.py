@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from resnet_deploy.errors import ModelError
-from resnet_deploy.models import create_model, get_variant, list_models
+from resnet_deploy.models import create_model, get_arch, list_models
 
 
 def meta_model(name: str, **kw) -> nn.Module:
@@ -64,35 +64,35 @@ def test_cifar_resnet20_has_paper_size() -> None:
     assert n == 269_722  # the paper's "0.27M"
 
 
-def _versions(name: str) -> list[str]:
+def _variants(name: str) -> list[str]:
     # BasicBlock has no 1x1 conv, so v1 and v1.5 are the same network there.
-    return ["v1.5", "v1"] if get_variant(name).block == "bottleneck" else ["v1.5"]
+    return ["v1.5", "v1"] if get_arch(name).block == "bottleneck" else ["v1.5"]
 
 
 @pytest.mark.parametrize(
-    ("name", "version"), [(n, v) for n in list_models() for v in _versions(n)]
+    ("name", "variant"), [(n, v) for n in list_models() for v in _variants(n)]
 )
-def test_every_variant_forward_shape(name: str, version: str) -> None:
+def test_every_arch_forward_shape(name: str, variant: str) -> None:
     """A real forward through the module graph on the meta device (shape semantics only)."""
-    model = meta_model(name, num_classes=7, version=version).eval()
+    model = meta_model(name, num_classes=7, variant=variant).eval()
     with torch.no_grad():
         out = model(torch.empty(2, 3, 32, 32, device="meta"))
     assert tuple(out.shape) == (2, 7)
 
 
-@pytest.mark.parametrize(("name", "version"), [("resnet18", "v1.5"), ("resnet20", "v1.5"),
+@pytest.mark.parametrize(("name", "variant"), [("resnet18", "v1.5"), ("resnet20", "v1.5"),
                                                ("resnet50", "v1"), ("resnet18_nobn", "v1.5")])
-def test_small_variants_compute_finite_logits(name: str, version: str) -> None:
+def test_small_archs_compute_finite_logits(name: str, variant: str) -> None:
     torch.manual_seed(0)
-    model = create_model(name, num_classes=7, version=version).eval()
+    model = create_model(name, num_classes=7, variant=variant).eval()
     with torch.no_grad():
         out = model(torch.randn(2, 3, 32, 32))
     assert out.shape == (2, 7) and torch.isfinite(out).all()
 
 
 def test_v1_and_v15_put_the_stride_in_different_convs() -> None:
-    v15 = meta_model("resnet50", version="v1.5")
-    v1 = meta_model("resnet50", version="v1")
+    v15 = meta_model("resnet50", variant="v1.5")
+    v1 = meta_model("resnet50", variant="v1")
     block15, block1 = v15.layer2[0], v1.layer2[0]
     assert block15.conv1.stride == (1, 1) and block15.conv2.stride == (2, 2)
     assert block1.conv1.stride == (2, 2) and block1.conv2.stride == (1, 1)
@@ -106,20 +106,20 @@ def test_resnext_uses_grouped_convs() -> None:
     assert conv.groups == 32 and conv.in_channels == 128
 
 
-def test_cifar_variant_uses_option_a_shortcut_without_weights() -> None:
+def test_cifar_arch_uses_option_a_shortcut_without_weights() -> None:
     model = meta_model("resnet20", num_classes=10)
     assert len(model.stages) == 3
     assert not any("downsample" in k for k in model.state_dict())
 
 
-def test_nobn_variant_has_no_batchnorm_and_conv_bias() -> None:
+def test_nobn_arch_has_no_batchnorm_and_conv_bias() -> None:
     model = meta_model("resnet18_nobn")
     assert not any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
     assert model.conv1.bias is not None
 
 
 @pytest.mark.parametrize("kw", [{"num_classes": 0}, {"num_classes": -3}, {"num_classes": "abc"},
-                                {"version": "v2"}, {"in_chans": 0}])
+                                {"variant": "v2"}, {"in_chans": 0}])
 def test_create_model_rejects_nonsense_in_one_line(kw: dict) -> None:
     with pytest.raises(ModelError) as info:
         create_model("resnet18", **kw)
@@ -132,5 +132,5 @@ def test_unknown_arch_lists_choices() -> None:
 
 
 def test_seed_spellings_are_accepted() -> None:
-    assert get_variant("ResNet_50").name == "resnet50"
-    assert get_variant("resnet-18").name == "resnet18"
+    assert get_arch("ResNet_50").name == "resnet50"
+    assert get_arch("resnet-18").name == "resnet18"

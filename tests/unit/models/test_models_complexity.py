@@ -23,7 +23,7 @@ def test_resnet18_macs_match_the_published_1_82_gmacs() -> None:
 
 def test_v1_is_cheaper_than_v15() -> None:
     # v1 strides the 1x1, so the 3x3 of each first bottleneck runs at a quarter of the pixels.
-    assert model_summary("resnet50", version="v1")["macs"] < model_summary("resnet50")["macs"]
+    assert model_summary("resnet50", variant="v1")["macs"] < model_summary("resnet50")["macs"]
 
 
 def test_grouped_conv_and_linear_counted_exactly() -> None:

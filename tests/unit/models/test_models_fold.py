@@ -11,9 +11,9 @@ from resnet_deploy.models import create_model
 from resnet_deploy.models.fold import count_batchnorm, fold_batchnorm
 
 
-def _parity(name: str, version: str = "v1.5", size: int = 32) -> tuple[float, float]:
+def _parity(name: str, variant: str = "v1.5", size: int = 32) -> tuple[float, float]:
     torch.manual_seed(0)
-    model = randomise_bn(create_model(name, num_classes=7, version=version), seed=3).eval()
+    model = randomise_bn(create_model(name, num_classes=7, variant=variant), seed=3).eval()
     folded = fold_batchnorm(model)
     x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(5))
     with torch.no_grad():
@@ -22,14 +22,14 @@ def _parity(name: str, version: str = "v1.5", size: int = 32) -> tuple[float, fl
 
 
 @pytest.mark.parametrize(
-    ("name", "version"),
+    ("name", "variant"),
     [("resnet18", "v1.5"), ("resnet20", "v1.5"), ("resnet50", "v1"),
      ("resnext50_32x4d", "v1.5"), ("resnet18_nobn", "v1.5")],
 )
-def test_folded_model_matches_eval_model(name: str, version: str) -> None:
-    diff, scale = _parity(name, version)
+def test_folded_model_matches_eval_model(name: str, variant: str) -> None:
+    diff, scale = _parity(name, variant)
     assert scale > 1e-3, "outputs are trivially zero; the check would prove nothing"
-    assert diff < 1e-4, f"{name} {version}: max abs diff {diff:.3g} (output scale {scale:.3g})"
+    assert diff < 1e-4, f"{name} {variant}: max abs diff {diff:.3g} (output scale {scale:.3g})"
 
 
 def test_every_bn_is_gone_and_convs_carry_bias() -> None:

@@ -106,7 +106,7 @@ def test_shared_predictor_is_thread_safe(artifact_dir: Path, test_batch, spec: s
             try:
                 barrier.wait()
                 results[t] = [p.infer(test_batch[i : i + 2 + i % 3]) for i in range(8)]
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
+            except BaseException as exc:  # re-raised in the main thread
                 errors.append(exc)
 
         threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]

@@ -1,7 +1,7 @@
 """The built-in trained model: a ResNet trained once on the sample set, then cached.
 
 The quickstart and the tests need a model whose accuracy means something (so
-INT8 drift is measurable) without downloading weights. ``ensure_sample_model``
+INT8 drift is measurable) without downloading weights. ``ensure_demo_model``
 trains one with a fixed seed on the sample "train" split, measures top-1 on the
 held-out "eval" split and caches checkpoint + meta under
 ``$RESNET_DEPLOY_CACHE`` (or ~/.cache/resnet-deploy). Concurrent callers wait
@@ -43,7 +43,7 @@ CACHE_VERSION = 1
 
 @dataclass(frozen=True)
 class Preset:
-    """How one sample model is trained. ``schedule``: (image size, fraction of the train split) per epoch."""
+    """How one demo model is trained. ``schedule``: (image size, fraction of the train split) per epoch."""
 
     name: str
     arch: str
@@ -75,8 +75,8 @@ PRESETS: dict[str, Preset] = {
 
 
 @dataclass
-class SampleModel:
-    """A trained, cached sample model and what the pipeline needs to know about it."""
+class DemoModel:
+    """A trained, cached demo model and what the pipeline needs to know about it."""
 
     preset: str
     checkpoint: Path
@@ -109,7 +109,7 @@ class SampleModel:
 
 
 def cache_root(cache_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Where sample models live: ``cache_dir``, else $RESNET_DEPLOY_CACHE, else ~/.cache/resnet-deploy."""
+    """Where demo models live: ``cache_dir``, else $RESNET_DEPLOY_CACHE, else ~/.cache/resnet-deploy."""
     if cache_dir is not None:
         return Path(cache_dir).expanduser()
     env = os.environ.get("RESNET_DEPLOY_CACHE")
@@ -118,18 +118,18 @@ def cache_root(cache_dir: str | os.PathLike[str] | None = None) -> Path:
 
 def _get_preset(preset: str) -> Preset:
     if preset not in PRESETS:
-        raise ResNetDeployError(f"unknown sample preset '{preset}'; choose one of: {', '.join(PRESETS)}")
+        raise ResNetDeployError(f"unknown demo-model preset '{preset}'; choose one of: {', '.join(PRESETS)}")
     return PRESETS[preset]
 
 
-def ensure_sample_model(
+def ensure_demo_model(
     preset: str = "quickstart",
     cache_dir: str | os.PathLike[str] | None = None,
     reporter: Reporter | Callable[[str], None] | None = None,
     *,
     force: bool = False,
-) -> SampleModel:
-    """Return the cached sample model for ``preset``, training it first if needed (or ``force``)."""
+) -> DemoModel:
+    """Return the cached demo model for ``preset``, training it first if needed (or ``force``)."""
     p = _get_preset(preset)
     root = cache_root(cache_dir)
     final = root / f"sample-{p.name}-v{CACHE_VERSION}"
@@ -140,7 +140,7 @@ def ensure_sample_model(
     except OSError as exc:
         raise ResNetDeployError(
             f"cannot create the cache directory '{root}' ({exc.strerror}); set RESNET_DEPLOY_CACHE or --cache-dir"
-        ) from None
+        ) from exc
     with _locked(root / f".{final.name}.lock"):
         # another process may have finished training while we waited for the lock
         if not force and (found := _read_cache(final, p)) is not None:
@@ -178,7 +178,7 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
-def _read_cache(d: Path, p: Preset) -> SampleModel | None:
+def _read_cache(d: Path, p: Preset) -> DemoModel | None:
     """The cached model if complete and intact, else None (and why, in the log)."""
     meta_path, ckpt = d / "meta.json", d / "checkpoint.pth"
     if not d.is_dir():
@@ -198,7 +198,7 @@ def _read_cache(d: Path, p: Preset) -> SampleModel | None:
             return _from_meta(d, meta, cached=True)
     except (OSError, ValueError, TypeError, KeyError):
         pass
-    log.warning("sample model cache '%s' is stale (older recipe), incomplete or corrupt; retraining", d)
+    log.warning("demo model cache '%s' is stale (older recipe), incomplete or corrupt; retraining", d)
     return None
 
 
@@ -207,8 +207,8 @@ def _recipe(p: Preset) -> str:
     return json.dumps({k: v for k, v in asdict(p).items() if k != "description"}, sort_keys=True)
 
 
-def _from_meta(d: Path, meta: dict[str, Any], cached: bool) -> SampleModel:
-    return SampleModel(
+def _from_meta(d: Path, meta: dict[str, Any], cached: bool) -> DemoModel:
+    return DemoModel(
         preset=meta["preset"],
         checkpoint=d / "checkpoint.pth",
         arch=meta["arch"],
@@ -231,7 +231,7 @@ def _train_into(p: Preset, d: Path, reporter: Reporter) -> dict[str, Any]:
 
     pre = Preprocessing.for_input_size(p.input_size)
     t0 = time.perf_counter()
-    state, stats = train_sample_model(p, pre, reporter)
+    state, stats = train_demo_model(p, pre, reporter)
     seconds = time.perf_counter() - t0
     ckpt = d / "checkpoint.pth"
     torch.save(state, ckpt)
@@ -262,7 +262,7 @@ def _train_into(p: Preset, d: Path, reporter: Reporter) -> dict[str, Any]:
     return meta
 
 
-def train_sample_model(
+def train_demo_model(
     p: Preset, pre: Preprocessing, reporter: Reporter | None = None, threads: int | None = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Train ``p`` from scratch on the sample train split; (state_dict, stats incl. held-out accuracy)."""

@@ -1,4 +1,8 @@
-"""The variants table: one row per architecture drives the whole family (timm style)."""
+"""The architecture table: one ArchSpec row per architecture drives the whole family (timm style).
+
+(Not to be confused with the *variant* v1.5/v1, which is where bottlenecks put
+their stride: a ``create_model`` argument, not a table row.)
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class Variant:
+class ArchSpec:
     """One architecture. ``stem='cifar'`` is the paper's 3-stage 16/32/64 CIFAR net."""
 
     name: str
@@ -23,9 +27,9 @@ class Variant:
     description: str = ""
 
 
-def _cifar(depth: int) -> Variant:
+def _cifar(depth: int) -> ArchSpec:
     n = (depth - 2) // 6
-    return Variant(
+    return ArchSpec(
         name=f"resnet{depth}",
         block="basic",
         layers=(n, n, n),
@@ -38,32 +42,32 @@ def _cifar(depth: int) -> Variant:
     )
 
 
-VARIANTS: dict[str, Variant] = {
+ARCHS: dict[str, ArchSpec] = {
     v.name: v
     for v in [
-        Variant("resnet18", "basic", (2, 2, 2, 2), description="ResNet-18"),
-        Variant("resnet34", "basic", (3, 4, 6, 3), description="ResNet-34"),
-        Variant("resnet50", "bottleneck", (3, 4, 6, 3), description="ResNet-50"),
-        Variant("resnet101", "bottleneck", (3, 4, 23, 3), description="ResNet-101"),
-        Variant("resnet152", "bottleneck", (3, 8, 36, 3), description="ResNet-152"),
-        Variant("wide_resnet50_2", "bottleneck", (3, 4, 6, 3), width_per_group=128,
+        ArchSpec("resnet18", "basic", (2, 2, 2, 2), description="ResNet-18"),
+        ArchSpec("resnet34", "basic", (3, 4, 6, 3), description="ResNet-34"),
+        ArchSpec("resnet50", "bottleneck", (3, 4, 6, 3), description="ResNet-50"),
+        ArchSpec("resnet101", "bottleneck", (3, 4, 23, 3), description="ResNet-101"),
+        ArchSpec("resnet152", "bottleneck", (3, 8, 36, 3), description="ResNet-152"),
+        ArchSpec("wide_resnet50_2", "bottleneck", (3, 4, 6, 3), width_per_group=128,
                 family="wide-resnet", description="Wide ResNet-50-2"),
-        Variant("wide_resnet101_2", "bottleneck", (3, 4, 23, 3), width_per_group=128,
+        ArchSpec("wide_resnet101_2", "bottleneck", (3, 4, 23, 3), width_per_group=128,
                 family="wide-resnet", description="Wide ResNet-101-2"),
-        Variant("resnext50_32x4d", "bottleneck", (3, 4, 6, 3), groups=32, width_per_group=4,
+        ArchSpec("resnext50_32x4d", "bottleneck", (3, 4, 6, 3), groups=32, width_per_group=4,
                 family="resnext", description="ResNeXt-50 32x4d"),
-        Variant("resnext101_32x8d", "bottleneck", (3, 4, 23, 3), groups=32, width_per_group=8,
+        ArchSpec("resnext101_32x8d", "bottleneck", (3, 4, 23, 3), groups=32, width_per_group=8,
                 family="resnext", description="ResNeXt-101 32x8d"),
-        Variant("resnext101_64x4d", "bottleneck", (3, 4, 23, 3), groups=64, width_per_group=4,
+        ArchSpec("resnext101_64x4d", "bottleneck", (3, 4, 23, 3), groups=64, width_per_group=4,
                 family="resnext", description="ResNeXt-101 64x4d"),
         _cifar(20),
         _cifar(32),
         _cifar(44),
         _cifar(56),
         _cifar(110),
-        Variant("resnet18_nobn", "basic", (2, 2, 2, 2), norm=False, family="resnet-nobn",
+        ArchSpec("resnet18_nobn", "basic", (2, 2, 2, 2), norm=False, family="resnet-nobn",
                 description="ResNet-18, BN-free BasicBlock (conv bias, no BatchNorm)"),
-        Variant("resnet34_nobn", "basic", (3, 4, 6, 3), norm=False, family="resnet-nobn",
+        ArchSpec("resnet34_nobn", "basic", (3, 4, 6, 3), norm=False, family="resnet-nobn",
                 description="ResNet-34, BN-free BasicBlock (conv bias, no BatchNorm)"),
     ]
 }
