@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from resnet_deploy.artifact import Manifest, now_iso, update_manifest
+from resnet_deploy.artifact import Manifest, Selection, now_iso, update_manifest
 from resnet_deploy.bench.report import BackendRow, BenchReport
 from resnet_deploy.errors import AccuracyBudgetError, ResNetDeployError
 
@@ -93,7 +93,9 @@ def select_backend(report: BenchReport, strategy: str, max_drop: float | None = 
 def record_selection(artifact_dir: str | os.PathLike[str], selection: dict[str, Any]) -> Manifest:
     """Write ``manifest.selection`` atomically (what ``runtime.load(backend="auto")`` reads)."""
 
+    record = Selection.from_dict(selection)
+
     def apply(m: Manifest) -> None:
-        m.selection = dict(selection)
+        m.selection = record
 
     return update_manifest(artifact_dir, apply)
