@@ -78,16 +78,16 @@ def select_backend(report: BenchReport, strategy: str, max_drop: float | None = 
         metrics.update(throughput=best.best.throughput, batch=best.best.batch)
     if best.drift:
         metrics.update({k: best.drift.get(k) for k in ("top1", "agreement", "drop_points")})
-    return {
-        "backend": best.spec,
-        "file": best.file,
-        "strategy": strategy,
-        "max_drop": max_drop,
-        "reason": reason,
-        "metrics": metrics,
-        "threads": best.threads,
-        "created_at": now_iso(),
-    }
+    return Selection(
+        backend=best.spec,
+        file=best.file,
+        strategy=strategy,
+        max_drop=max_drop,
+        reason=reason,
+        metrics=metrics,
+        threads=best.threads,
+        created_at=now_iso(),
+    ).to_dict()
 
 
 def record_selection(artifact_dir: str | os.PathLike[str], selection: dict[str, Any]) -> Manifest:
