@@ -48,7 +48,7 @@ class PipelineResult:
         d["files"] = [dataclasses.asdict(f) for f in m.files]
         if self.quantize is not None and hasattr(self.quantize, "to_dict"):
             d["quantize"] = self.quantize.to_dict()
-        d["engines"] = list(m.engines)
+        d["engines"] = [e.to_dict() for e in m.engines]
         d["seconds"] = round(self.seconds, 2)
         return d
 

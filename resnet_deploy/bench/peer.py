@@ -51,7 +51,7 @@ def probe_peer() -> str | None:
 
 def default_calib_data(manifest: Manifest) -> str:
     """The data spec our own INT8 was calibrated on (``manifest.calibration.dataset``), else "sample"."""
-    name = str((manifest.calibration or {}).get("dataset") or "")
+    name = manifest.calibration.dataset if manifest.calibration else ""
     if not name or name.split(":")[0] == "sample":
         return "sample"
     return name if Path(name).exists() else "sample"
@@ -82,7 +82,7 @@ def quantize_peer(
         raise ResNetDeployError("the artifact has no model.fp32.onnx for the NNCF peer; re-export it")
     calib_data = calib_data or default_calib_data(manifest)
     if calib_size is None and manifest.calibration:
-        calib_size = manifest.calibration.get("count") or None
+        calib_size = manifest.calibration.count
     src = open_source(calib_data, manifest.preprocessing, split="calib", limit=calib_size,
                       on_warning=on_warning)
     items = [x for x, _ in src.batches(1)]
@@ -106,8 +106,8 @@ def quantize_peer(
         "calib_data": src.name,
         "calib_count": len(items),
         "calib_sha256": src.sha256,
-        "same_data_as_ours": bool(manifest.calibration)
-        and src.sha256 == (manifest.calibration or {}).get("dataset_sha256"),
+        "same_data_as_ours": manifest.calibration is not None
+        and src.sha256 == manifest.calibration.dataset_sha256,
         "inference_precision_hint": "f32",
         "seconds": round(time.perf_counter() - t0, 2),
     }

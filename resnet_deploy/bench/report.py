@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from resnet_deploy.artifact import BenchRowSummary, BenchSummary
 from resnet_deploy.bench.stats import BatchResult
 
 SCHEMA = "resnet-deploy.bench/1"
@@ -112,42 +113,23 @@ class BenchReport:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, default=_default)
 
-    def summary(self) -> dict[str, Any]:
+    def summary_record(self) -> BenchSummary:
         """What goes into ``manifest.bench``: headline numbers per row, no raw samples."""
-        rows: dict[str, Any] = {}
-        for r in self.rows:
-            s: dict[str, Any] = {"status": r.status}
-            if not r.ok:
-                s["reason"] = r.reason
-                rows[r.spec] = s
-                continue
-            b1, best = r.at(1), r.best
-            if b1 is not None:
-                s.update(p50_ms=b1.latency.p50, p90_ms=b1.latency.p90, p99_ms=b1.latency.p99)
-            if best is not None:
-                s.update(best_throughput=best.throughput, best_batch=best.batch)
-            if r.drift:
-                for k in ("top1", "top5", "agreement", "max_abs", "cosine_mean"):
-                    if r.drift.get(k) is not None:
-                        s[k] = r.drift[k]
-            if r.memory:
-                s["rss_peak_mb"] = r.memory.get("rss_peak_mb")
-                if r.memory.get("gpu_peak_mb") is not None:
-                    s["gpu_peak_mb"] = r.memory["gpu_peak_mb"]
-            if "server" in r.scenarios:
-                s["server_max_qps"] = r.scenarios["server"].get("max_rate_qps")
-            rows[r.spec] = s
         m = self.machine
-        return {
-            "created_at": self.created_at,
-            "report": self.files.get("json"),
-            "machine": {k: m.get(k) for k in ("hostname", "cpu_model", "cores_usable", "cpu_flags", "gpus")},
-            "threads": self.config.get("threads"),
-            "reference": self.reference,
-            "rows": rows,
-            "peer_comparison": self.peer_comparison,
-            "harness_overhead_pct": self.harness.get("overhead_pct"),
-        }
+        return BenchSummary(
+            created_at=self.created_at,
+            report=self.files.get("json"),
+            machine={k: m.get(k) for k in ("hostname", "cpu_model", "cores_usable", "cpu_flags", "gpus")},
+            threads=self.config.get("threads"),
+            reference=self.reference,
+            rows={r.spec: _row_summary(r) for r in self.rows},
+            peer_comparison=self.peer_comparison,
+            harness_overhead_pct=self.harness.get("overhead_pct"),
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """``summary_record`` as JSON."""
+        return self.summary_record().to_dict()
 
 
 def _default(o: Any) -> Any:
@@ -203,3 +185,23 @@ def peer_comparison(rows: list[BackendRow], throughput_batch: int = 16) -> dict[
             out["throughput"] = {"backend": top.spec, "batch": bs, "ours": a, "peer": b,
                                  "ratio": a / b if b > 0 else None}
     return out
+
+
+def _row_summary(r: BackendRow) -> BenchRowSummary:
+    """One row's headline numbers: batch-1 latency, best throughput, drift, memory, server QPS."""
+    if not r.ok:
+        return BenchRowSummary(status=r.status, reason=r.reason)
+    s = BenchRowSummary(status=r.status)
+    b1, best = r.at(1), r.best
+    if b1 is not None:
+        s.p50_ms, s.p90_ms, s.p99_ms = b1.latency.p50, b1.latency.p90, b1.latency.p99
+    if best is not None:
+        s.best_throughput, s.best_batch = best.throughput, best.batch
+    drift = r.drift or {}
+    s.top1, s.top5, s.agreement = drift.get("top1"), drift.get("top5"), drift.get("agreement")
+    s.max_abs, s.cosine_mean = drift.get("max_abs"), drift.get("cosine_mean")
+    if r.memory:
+        s.rss_peak_mb, s.gpu_peak_mb = r.memory.get("rss_peak_mb"), r.memory.get("gpu_peak_mb")
+    if "server" in r.scenarios:
+        s.server_max_qps = r.scenarios["server"].get("max_rate_qps")
+    return s

@@ -270,7 +270,8 @@ def run_bench(
     with ui.status(f"writing reports to {out_dir}"):
         write_report_files(report, out_dir, art, plots=cfg.plots)
     if cfg.record:
-        update_manifest(art, lambda m: setattr(m, "bench", report.summary()))
+        summary = report.summary_record()
+        update_manifest(art, lambda m: setattr(m, "bench", summary))
         if report.selection:
             record_selection(art, report.selection)
     if failure is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from resnet_deploy.artifact import Manifest, now_iso, update_manifest
+from resnet_deploy.artifact import Manifest, Selection, now_iso, update_manifest
 from resnet_deploy.bench.report import BackendRow, BenchReport
 from resnet_deploy.errors import AccuracyBudgetError, ResNetDeployError
 
@@ -78,22 +78,24 @@ def select_backend(report: BenchReport, strategy: str, max_drop: float | None = 
         metrics.update(throughput=best.best.throughput, batch=best.best.batch)
     if best.drift:
         metrics.update({k: best.drift.get(k) for k in ("top1", "agreement", "drop_points")})
-    return {
-        "backend": best.spec,
-        "file": best.file,
-        "strategy": strategy,
-        "max_drop": max_drop,
-        "reason": reason,
-        "metrics": metrics,
-        "threads": best.threads,
-        "created_at": now_iso(),
-    }
+    return Selection(
+        backend=best.spec,
+        file=best.file,
+        strategy=strategy,
+        max_drop=max_drop,
+        reason=reason,
+        metrics=metrics,
+        threads=best.threads,
+        created_at=now_iso(),
+    ).to_dict()
 
 
 def record_selection(artifact_dir: str | os.PathLike[str], selection: dict[str, Any]) -> Manifest:
     """Write ``manifest.selection`` atomically (what ``runtime.load(backend="auto")`` reads)."""
 
+    record = Selection.from_dict(selection)
+
     def apply(m: Manifest) -> None:
-        m.selection = dict(selection)
+        m.selection = record
 
     return update_manifest(artifact_dir, apply)

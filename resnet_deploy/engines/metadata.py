@@ -1,23 +1,21 @@
 """The build record of an engine: what the run side checks before deserialising it.
 
 A plan file says nothing readable about where it can run, so every engine gets
-a record in ``manifest.engines`` (family, library version, build GPU and
+a record in ``manifest.engines`` (``artifact.EngineRecord``: family, library version, build GPU and
 compute capability, compatibility flags, profile shapes, the sha256 of the
 ONNX it came from) next to its ``files`` entry (format ``tensorrt-engine``).
-``resnet_deploy.runtime.trt_compat`` reads exactly these keys.
+``resnet_deploy.runtime.trt_compat`` reads exactly these fields.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any
 
-from resnet_deploy.artifact import FileEntry, Manifest, now_iso
+from resnet_deploy.artifact import NO_GPU_NAME as NO_GPU_NAME
+from resnet_deploy.artifact import EngineRecord, FileEntry, Manifest
 
 ENGINE_FORMAT = "tensorrt-engine"
 ENGINES_DIR = "engines"
-NO_GPU_NAME = "built without a GPU"
 
 
 def engine_rel_path(key: str, family: str) -> str:
@@ -39,39 +37,12 @@ def profile_shapes(
     }
 
 
-@dataclass
-class EngineMeta:
-    """One ``manifest.engines`` record (plain JSON once ``to_dict``-ed)."""
-
-    path: str
-    family: str  # "tensorrt" | "tensorrt-rtx"
-    library_version: str
-    precision: str
-    key: str  # source file key: fp32, fp16, int8-tensorrt
-    source: str  # the ONNX file it was built from
-    source_onnx_sha256: str
-    profile: dict[str, dict[str, list[int]]]
-    build_seconds: float
-    gpu_name: str = NO_GPU_NAME
-    compute_capability: str | None = None
-    hardware_compatibility: str = "none"  # "none" | "ampere_plus" | "rtx-default"
-    version_compatible: bool = False
-    target_compute_capabilities: list[str] = field(default_factory=list)  # TensorRT-RTX only
-    builder_optimization_level: int | None = None
-    workspace_mib: int | None = None
-    parser_version: str | None = None
-    built_at: str = field(default_factory=now_iso)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+EngineMeta = EngineRecord  # the record's old name (it is the artifact's ``EngineRecord`` now)
 
 
-def record_engine(manifest: Manifest, entry: FileEntry, meta: EngineMeta) -> None:
+def record_engine(manifest: Manifest, entry: FileEntry, meta: EngineRecord) -> None:
     """Add or replace the engine's file entry and build record (same path = same engine)."""
     manifest.replace_file(entry)
-    manifest.engines = [
-        e for e in manifest.engines if not (isinstance(e, dict) and e.get("path") == entry.path)
-    ] + [meta.to_dict()]
+    manifest.replace_engine(meta)
     module = "tensorrt_rtx" if meta.family == "tensorrt-rtx" else "tensorrt"
     manifest.toolchain[module] = meta.library_version
-

@@ -22,6 +22,7 @@ from resnet_deploy.artifact import (
     InputSpec,
     Manifest,
     ModelInfo,
+    ParityRecord,
     Preprocessing,
     make_entry,
     save_manifest,
@@ -241,7 +242,7 @@ def export_artifact(
             input=InputSpec(shape=[-1, 3, size, size]),
             preprocessing=pre,
             files=files,
-            parity=parity,
+            parity={k: ParityRecord.from_dict(v, f"parity.{k}") for k, v in parity.items()},
             toolchain=toolchain_versions(),
         )
         save_manifest(manifest, tmp)

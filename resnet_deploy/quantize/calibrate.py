@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from resnet_deploy.artifact import Calibration
 from resnet_deploy.errors import ArtifactError, DataError
 
 CALIBRATION_FILE = "calibration.json"
@@ -100,18 +101,22 @@ class CalibrationRanges:
             and self.model_sha256 == model_sha256
         )
 
+    def manifest_record(self) -> Calibration:
+        """The typed ``manifest.calibration`` section."""
+        return Calibration(
+            method=self.method,
+            percentile=self.percentile,
+            count=self.count,
+            dataset=self.dataset,
+            dataset_sha256=self.dataset_sha256,
+            file=CALIBRATION_FILE,
+            seconds=round(self.seconds, 2),
+            tensors=len(self.ranges),
+        )
+
     def manifest_section(self) -> dict[str, Any]:
-        """The ``manifest.calibration`` dict (contract: method, percentile, count, dataset, ...)."""
-        return {
-            "method": self.method,
-            "percentile": self.percentile,
-            "count": self.count,
-            "dataset": self.dataset,
-            "dataset_sha256": self.dataset_sha256,
-            "file": CALIBRATION_FILE,
-            "seconds": round(self.seconds, 2),
-            "tensors": len(self.ranges),
-        }
+        """``manifest_record`` as a plain dict (results and reports)."""
+        return self.manifest_record().to_dict()
 
     # -- hand-back to onnxruntime -------------------------------------------
     def write_ort_cache(self, path: str | Path) -> Path:

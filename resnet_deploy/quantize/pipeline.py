@@ -19,7 +19,11 @@ from typing import Any
 
 from resnet_deploy.artifact import (
     FileEntry,
+    Fp16Record,
     Manifest,
+    ParityRecord,
+    QuantTarget,
+    as_drift,
     install_file,
     load_manifest,
     now_iso,
@@ -192,7 +196,7 @@ def _calibration(
 
     def record(m: Manifest) -> None:
         m.replace_file(entry)
-        m.calibration = ranges.manifest_section()
+        m.calibration = ranges.manifest_record()
 
     update_manifest(art, record)
     return ranges, False
@@ -225,9 +229,9 @@ def _install(
     """
     entries: list[FileEntry] = []
     stale = () if result.calibration_reused or not outcomes else tuple(
-        t for t in (read_manifest(art).quantization.get("targets") or {}) if t not in outcomes
+        t for t in read_manifest(art).quantization.targets if t not in outcomes
     )
-    target_info: dict[str, dict[str, Any]] = {}
+    target_info: dict[str, QuantTarget] = {}
     for target, (out, fusion) in outcomes.items():
         name = spec(target).file_name
         entry = install_file(
@@ -235,15 +239,15 @@ def _install(
         )
         entries.append(entry)
         ratio = entry.size / fp32.size if fp32.size else 0.0
-        target_info[target] = {
+        target_info[target] = QuantTarget(
             **manifest_entry(target),
-            "size": entry.size,
-            "size_ratio": round(ratio, 4),
-            "fusion": fusion,
-            "max_drop": config.max_drop,
-            "rounds": out.rounds,
-            "created_at": now_iso(),
-        }
+            size=entry.size,
+            size_ratio=round(ratio, 4),
+            fusion=fusion,
+            max_drop=config.max_drop,
+            rounds=out.rounds,
+            created_at=now_iso(),
+        )
         result.targets[target] = TargetResult(
             target, art / name, entry.size, ratio, out.drift, list(out.excluded), out.rounds, fusion
         )
@@ -264,21 +268,21 @@ def _install(
         q = m.quantization
         for target, info in target_info.items():
             out = outcomes[target][0]
-            q.setdefault("targets", {})[target] = info
-            q.setdefault("drift", {})[f"int8-{target}"] = out.drift.to_dict()
-            q.setdefault("excluded_nodes", {})[target] = list(out.excluded)
+            q.targets[target] = info
+            q.drift[f"int8-{target}"] = as_drift(out.drift, f"quantization.drift.int8-{target}")
+            q.excluded_nodes[target] = list(out.excluded)
         if fp16 is not None:
-            q["fp16"] = {"file": result.fp16["file"], "keep_io_types": True, "parity": fp16}
-            m.parity["onnx:fp16"] = fp16
+            parity = ParityRecord.from_dict(fp16, "parity.onnx:fp16")
+            q.fp16 = Fp16Record(file=FILE_NAME, parity=parity, keep_io_types=True)
+            m.parity["onnx:fp16"] = parity
         if sections:
-            q["report"] = REPORT_FILE
+            q.report = REPORT_FILE
         m.toolchain["onnxruntime"] = onnxruntime.__version__
         gone = {spec(t).file_name for t in stale}
         m.files = [f for f in m.files if f.path not in gone]
         for t in stale:
-            for key, name in (("targets", t), ("drift", f"int8-{t}"), ("excluded_nodes", t)):
-                (q.get(key) or {}).pop(name, None)
-        if m.selection and m.selection.get("file") in gone:
+            q.drop_target(t)
+        if m.selection and m.selection.file in gone:
             m.selection = None
 
     update_manifest(art, record)

@@ -277,11 +277,11 @@ def _select_auto(
 def _selection_spec(manifest: Manifest) -> str | None:
     """The benchmark's recorded choice as a spec, or None (absent or malformed)."""
     sel = manifest.selection
-    if not isinstance(sel, dict) or not sel.get("backend"):
+    if sel is None or not sel.backend:
         return None
-    spec = str(sel["backend"])
-    if ":" not in spec and sel.get("file"):
-        entry = next((e for e in manifest.files if e.path == sel["file"]), None)
+    spec = sel.backend
+    if ":" not in spec and sel.file:
+        entry = next((e for e in manifest.files if e.path == sel.file), None)
         if entry is not None:
             spec = f"{spec}:{entry.key}"
     try:

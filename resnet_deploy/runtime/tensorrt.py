@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from resnet_deploy._optional import try_import
-from resnet_deploy.artifact import FileEntry, Manifest, verify_file
+from resnet_deploy.artifact import EngineRecord, FileEntry, Manifest, verify_file
 from resnet_deploy.errors import (
     BackendUnavailableError,
     EngineCompatibilityError,
@@ -73,9 +73,9 @@ def _module_present(name: str) -> bool:
         return False
 
 
-def installed_family(meta: dict[str, Any] | None) -> tuple[str, ModuleType | None, str | None]:
+def installed_family(meta: EngineRecord | None) -> tuple[str, ModuleType | None, str | None]:
     """(family, module, version) to run ``meta``'s engine: its own family first, else any installed."""
-    want = meta.get("family") if isinstance(meta, dict) else None
+    want = meta.family if meta is not None else None
     order = [want] + [f for f in FAMILIES if f != want] if want in FAMILIES else list(FAMILIES)
     for fam in order:
         mod = try_import(family_module(fam))
@@ -172,13 +172,13 @@ class TensorRTRunner(Runner):
             self._deactivate()  # free whatever was allocated before the failure
             raise
 
-    def _load(self, meta: dict[str, Any]) -> None:
+    def _load(self, meta: EngineRecord) -> None:
         trt, family = self.trt, self.family
         self.stream = self.cuda(self.cuda.rt.cudaStreamCreate(), "stream creation")  # creates the context too
         plan = self.model_path.read_bytes()
         self._logger = trt.Logger(trt.Logger.WARNING)
         self._runtime = trt.Runtime(self._logger)
-        if meta.get("version_compatible") and hasattr(self._runtime, "engine_host_code_allowed"):
+        if meta.version_compatible and hasattr(self._runtime, "engine_host_code_allowed"):
             self._runtime.engine_host_code_allowed = True  # version-compatible plans embed a lean runtime
         self._check_validity(plan)
         self.engine = self._runtime.deserialize_cuda_engine(plan)

@@ -24,9 +24,8 @@ Also here: the input-shape check against an engine's optimisation profile.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from resnet_deploy.artifact import FileEntry, Manifest
+from resnet_deploy.artifact import EngineRecord, FileEntry, Manifest
 from resnet_deploy.errors import EngineCompatibilityError, InvalidInputError
 from resnet_deploy.runtime.gpu import GpuInfo, parse_cc
 
@@ -57,16 +56,13 @@ def parse_version(text: str) -> tuple[int, int]:
     return int(parts[0]), int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
 
 
-def engine_meta(manifest: Manifest, entry: FileEntry) -> dict[str, Any] | None:
+def engine_meta(manifest: Manifest, entry: FileEntry) -> EngineRecord | None:
     """The ``manifest.engines`` record for an engine file, or None."""
-    for meta in manifest.engines:
-        if isinstance(meta, dict) and meta.get("path") == entry.path:
-            return meta
-    return None
+    return manifest.engine(entry.path)
 
 
 def check_engine_compat(
-    meta: dict[str, Any] | None,
+    meta: EngineRecord | None,
     library_version: str | None,
     gpu: GpuInfo | None,
     *,
@@ -78,15 +74,15 @@ def check_engine_compat(
     ``library_version`` (None: assume the engine's own family, version None =
     that library is not installed).
     """
-    if not isinstance(meta, dict) or not meta.get("family") or not meta.get("library_version"):
-        path = meta.get("path", "this engine") if isinstance(meta, dict) else "this engine"
+    if not isinstance(meta, EngineRecord) or not meta.family or not meta.library_version:
+        path = meta.path if isinstance(meta, EngineRecord) else "this engine"
         raise EngineCompatibilityError(
             f"engine '{path}' has no build record in the manifest (family, library version); "
             "rebuild it with 'resnet-deploy build-engine'"
         )
-    path = meta.get("path", "engine")
-    built_family = str(meta["family"])
-    built_label = f"{family_label(built_family)} {meta['library_version']}"
+    path = meta.path
+    built_family = meta.family
+    built_label = f"{family_label(built_family)} {meta.library_version}"
     if built_family not in FAMILIES:
         raise EngineCompatibilityError(
             f"engine '{path}' has unknown family '{built_family}'; rebuild it with 'resnet-deploy build-engine'"
@@ -112,15 +108,15 @@ def check_engine_compat(
     _check_gpu(meta, path, gpu)
 
 
-def _check_version(meta: dict[str, Any], path: str, built_label: str, installed: str) -> None:
+def _check_version(meta: EngineRecord, path: str, built_label: str, installed: str) -> None:
     try:
-        built_v, here_v = parse_version(meta["library_version"]), parse_version(installed)
+        built_v, here_v = parse_version(meta.library_version), parse_version(installed)
     except (ValueError, IndexError):
         raise EngineCompatibilityError(
-            f"engine '{path}' records an unreadable library version {meta['library_version']!r}; rebuild it"
+            f"engine '{path}' records an unreadable library version {meta.library_version!r}; rebuild it"
         ) from None
-    label = family_label(str(meta["family"]))
-    if meta.get("version_compatible"):
+    label = family_label(meta.family)
+    if meta.version_compatible:
         if here_v[0] != built_v[0] or here_v < built_v:
             raise EngineCompatibilityError(
                 f"engine '{path}' is version-compatible from {built_label} within major "
@@ -134,11 +130,11 @@ def _check_version(meta: dict[str, Any], path: str, built_label: str, installed:
         )
 
 
-def _check_gpu(meta: dict[str, Any], path: str, gpu: GpuInfo) -> None:
+def _check_gpu(meta: EngineRecord, path: str, gpu: GpuInfo) -> None:
     here = gpu.cc_tuple
     here_s = f"{gpu.name} (compute capability {gpu.compute_capability})"
-    if meta["family"] == "tensorrt-rtx":
-        targets = meta.get("target_compute_capabilities") or []
+    if meta.family == "tensorrt-rtx":
+        targets = meta.target_compute_capabilities
         if targets:
             if not any(_cc(t) == here for t in targets):
                 raise EngineCompatibilityError(
@@ -151,7 +147,7 @@ def _check_gpu(meta: dict[str, Any], path: str, gpu: GpuInfo) -> None:
                 f"{here_s}; rebuild it for this GPU"
             )
         return
-    level = str(meta.get("hardware_compatibility") or "none").lower()
+    level = (meta.hardware_compatibility or "none").lower()
     if level in ("ampere_plus", "ampere-plus"):
         if here < AMPERE_PLUS_MIN_CC:
             raise EngineCompatibilityError(
@@ -159,14 +155,14 @@ def _check_gpu(meta: dict[str, Any], path: str, gpu: GpuInfo) -> None:
                 f"but this GPU is {here_s}; rebuild it on this GPU"
             )
         return
-    built = meta.get("compute_capability")
+    built = meta.compute_capability
     if not built:
         raise EngineCompatibilityError(
             f"engine '{path}' does not record the compute capability it was built for; rebuild it"
         )
     if _cc(built) != here:
         raise EngineCompatibilityError(
-            f"engine '{path}' was built on {meta.get('gpu_name') or 'a GPU'} (compute capability {built}) "
+            f"engine '{path}' was built on {meta.gpu_name or 'a GPU'} (compute capability {built}) "
             f"but this GPU is {here_s}; rebuild it here or build with --hardware-compat"
         )
 
@@ -204,10 +200,9 @@ def check_batch_shape(
         )
 
 
-def profile_range(meta: dict[str, Any] | None, input_name: str = "input") -> tuple[int, int, int] | None:
+def profile_range(meta: EngineRecord | None, input_name: str = "input") -> tuple[int, int, int] | None:
     """(min, opt, max) batch of an engine record's profile, or None if it is not recorded."""
-    try:
-        prof = meta["profile"][input_name]  # type: ignore[index]
-        return int(prof["min"][0]), int(prof["opt"][0]), int(prof["max"][0])
-    except (TypeError, KeyError, IndexError, ValueError):
+    prof = meta.profile.get(input_name) if meta is not None else None
+    if not prof:
         return None
+    return prof["min"][0], prof["opt"][0], prof["max"][0]

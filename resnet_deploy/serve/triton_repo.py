@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from resnet_deploy.artifact import FileEntry, Manifest, load_manifest, staging_dir
+from resnet_deploy.artifact import EngineRecord, FileEntry, Manifest, load_manifest, staging_dir
 from resnet_deploy.errors import ArtifactError, ResNetDeployError
 from resnet_deploy.serve import pbtxt
 from resnet_deploy.serve.triton_configs import ModelIO, RepoPlan, plan_configs
@@ -116,10 +116,10 @@ def _onnx_entry(m: Manifest, backend: str, precision: str, kind: str) -> FileEnt
     return entry
 
 
-def _engine(m: Manifest, precision: str) -> tuple[FileEntry, dict[str, Any]]:
+def _engine(m: Manifest, precision: str) -> tuple[FileEntry, EngineRecord]:
     """The TensorRT (not TensorRT-RTX) engine of this precision, with its manifest record."""
-    records = [e for e in m.engines if e.get("precision") == precision]
-    usable = [e for e in records if e.get("family", "tensorrt") == "tensorrt"]
+    records = [e for e in m.engines if e.precision == precision]
+    usable = [e for e in records if e.family == "tensorrt"]
     if not usable:
         extra = " (only TensorRT-RTX engines, which Triton's tensorrt backend cannot load)" if records else ""
         raise ArtifactError(
@@ -127,9 +127,9 @@ def _engine(m: Manifest, precision: str) -> tuple[FileEntry, dict[str, Any]]:
             f"'resnet-deploy build-engine' using the TensorRT version of your Triton container"
         )
     rec = usable[-1]
-    entry = next((f for f in m.files if f.path == rec.get("path")), None)
+    entry = next((f for f in m.files if f.path == rec.path), None)
     if entry is None:
-        raise ArtifactError(f"engine '{rec.get('path')}' is listed but not in the artifact files; rebuild it")
+        raise ArtifactError(f"engine '{rec.path}' is listed but not in the artifact files; rebuild it")
     return entry, rec
 
 
@@ -174,7 +174,7 @@ def _resolve_io(artifact: Path, m: Manifest, cfg: RepoConfig, kind: str) -> tupl
     size, channels = m.input.size, m.input.channels
     if cfg.backend == "tensorrt":
         entry, rec = _engine(m, cfg.precision)
-        limit = profile_max_batch(rec.get("profile"))
+        limit = profile_max_batch(rec.profile)
         if cfg.max_batch is not None and limit is not None and cfg.max_batch > limit:
             raise ResNetDeployError(
                 f"--max-batch {cfg.max_batch} exceeds the engine profile's max batch {limit}; "

@@ -116,8 +116,8 @@ def test_engine_for_another_gpu_is_refused_before_loading(gpu_artifact, gpu_engi
     shutil.copytree(gpu_artifact, art)
     m = read_manifest(art)
     for meta in m.engines:
-        meta["compute_capability"] = "1.0"
-        meta["target_compute_capabilities"] = ["1.0"]
+        meta.compute_capability = "1.0"
+        meta.target_compute_capabilities = ["1.0"]
     save_manifest(m, art)
     r = _engine(art, "fp32")
     with pytest.raises(EngineCompatibilityError, match="compute capability 1.0"):

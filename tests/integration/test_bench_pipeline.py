@@ -66,8 +66,8 @@ def test_peer_is_nncf_on_the_same_calibration_data(benched: SimpleNamespace) -> 
     r = benched.report
     m = load_manifest(benched.art)
     info = r.config["peer_info"]
-    assert info["calib_count"] == m.calibration["count"] == CALIB
-    assert info["calib_sha256"] == m.calibration["dataset_sha256"]
+    assert m.calibration is not None and info["calib_count"] == m.calibration.count == CALIB
+    assert info["calib_sha256"] == m.calibration.dataset_sha256
     assert info["same_data_as_ours"] is True
     assert info["preset"] == "performance" and info["inference_precision_hint"] == "f32"
     pc = r.peer_comparison
@@ -83,9 +83,10 @@ def test_peer_is_nncf_on_the_same_calibration_data(benched: SimpleNamespace) -> 
 def test_reports_manifest_and_selection(benched: SimpleNamespace) -> None:
     r = benched.report
     m = load_manifest(benched.art)
-    assert m.bench["reference"] == "torch:fp32" and m.bench["rows"].keys() == {row.spec for row in r.rows}
-    assert m.selection == r.selection and m.selection["backend"] in m.bench["rows"]
-    assert m.selection["backend"] != "openvino-nncf:int8"
+    assert m.bench is not None and m.selection is not None
+    assert m.bench.reference == "torch:fp32" and m.bench.rows.keys() == {row.spec for row in r.rows}
+    assert m.selection.to_dict() == r.selection and m.selection.backend in m.bench.rows
+    assert m.selection.backend != "openvino-nncf:int8"
     again = load_report(benched.art / "bench" / "report.json")
     assert again.to_dict() == r.to_dict()
     skipped = {row.spec: row.reason for row in r.rows if row.status == "skipped"}

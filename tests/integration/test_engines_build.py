@@ -73,11 +73,11 @@ def test_engines_are_written_and_recorded(artifact, built):
         assert entry.format == "tensorrt-engine" and entry.key == key and entry.extra["family"] == family
         meta = engine_meta(m, entry)
         src = next(f for f in m.files if f.format == "onnx" and f.key == key)
-        assert meta["source"] == src.path and meta["source_onnx_sha256"] == src.sha256
-        assert meta["precision"] == precision and meta["build_seconds"] > 0
-        assert meta["profile"] == {"input": {"min": [1, 3, 32, 32], "opt": [4, 3, 32, 32], "max": [16, 3, 32, 32]}}
+        assert meta is not None and meta.source == src.path and meta.source_onnx_sha256 == src.sha256
+        assert meta.precision == precision and meta.build_seconds > 0
+        assert meta.profile == {"input": {"min": [1, 3, 32, 32], "opt": [4, 3, 32, 32], "max": [16, 3, 32, 32]}}
         if expect_rtx:
-            assert meta["gpu_name"] == "built without a GPU" and meta["compute_capability"] is None
+            assert meta.gpu_name == "built without a GPU" and meta.compute_capability is None
     assert len(m.engines) == 3
     assert not [p for p in artifact.rglob("*") if ".tmp-" in p.name]  # atomic writes left nothing behind
     assert m.toolchain[("tensorrt_rtx" if family == "tensorrt-rtx" else "tensorrt")] == built["fp32"].meta["library_version"]
@@ -101,8 +101,8 @@ def test_rebuild_replaces_record_and_reports_timing_cache(artifact, built, tmp_p
     res = build_engine(artifact, EngineConfig(precision="fp32", min_batch=2, opt_batch=2, max_batch=2,
                                               timing_cache=cache))
     m = read_manifest(artifact)
-    recs = [e for e in m.engines if e["path"] == res.entry.path]
-    assert len(recs) == 1 and recs[0]["profile"]["input"]["min"][0] == 2
+    recs = [e for e in m.engines if e.path == res.entry.path]
+    assert len(recs) == 1 and recs[0].profile["input"]["min"][0] == 2
     if res.family == "tensorrt-rtx":
         assert res.timing_cache is None and not cache.exists()
         assert any("no build timing cache" in n for n in res.notes)

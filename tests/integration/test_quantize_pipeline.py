@@ -77,18 +77,20 @@ def test_everything_is_written_and_listed(quantized) -> None:
     assert {"fp32", "int8-cpu", "int8-tensorrt", "fp16"} <= keys
     assert {f.path for f in m.files} >= {"calibration.json", "quant_report.json"}
     assert m.file("onnx", "int8", "cpu").path == "model.int8-cpu.onnx"
-    assert m.calibration["count"] == 64 and m.calibration["file"] == "calibration.json"
-    assert m.calibration["method"] == result.calibration["method"]
+    assert m.calibration is not None and m.calibration.count == 64 and m.calibration.file == "calibration.json"
+    assert m.calibration.method == result.calibration["method"]
     for target in ("cpu", "tensorrt"):
-        d = m.quantization["drift"][f"int8-{target}"]
+        d = m.quantization.drift[f"int8-{target}"]
+        written = json.loads((art / "manifest.json").read_text())["quantization"]["drift"][f"int8-{target}"]
         assert {"ref_top1", "top1", "ref_top5", "top5", "agreement", "max_abs", "mean_abs", "cosine_mean",
-                "cosine_min", "n", "drop_points"} <= d.keys()
-        assert not {"top1_fp32", "top5_fp32", "cosine"} & d.keys()  # the one set of names (metrics.Drift)
-        assert d == result.targets[target].drift.to_dict()
-        assert d["n"] == 160 and d["labelled"] is True
-        assert m.quantization["excluded_nodes"][target] == []
-        assert 0.2 < m.quantization["targets"][target]["size_ratio"] < 0.4
-    assert m.quantization["targets"]["cpu"]["fusion"]["float"] == 0
+                "cosine_min", "n"} <= written.keys()
+        assert not {"top1_fp32", "top5_fp32", "cosine"} & written.keys()  # the one set of names (metrics.Drift)
+        assert d == result.targets[target].drift
+        assert d.n == 160 and d.labelled is True and d.ref_top1 is not None and d.top1 is not None
+        assert m.quantization.excluded_nodes[target] == []
+        assert 0.2 < m.quantization.targets[target].size_ratio < 0.4
+    fusion = m.quantization.targets["cpu"].fusion
+    assert fusion is not None and fusion["float"] == 0
     assert not list(art.glob(".tmp*"))  # the work directory is gone
 
 
@@ -124,7 +126,7 @@ def test_fp16_is_fp16_inside_fp32_outside_and_matches(quantized) -> None:
     assert [o.type.tensor_type.elem_type for o in model.graph.output] == [f32]
     conv_w = {n.input[1] for n in model.graph.node if n.op_type == "Conv"}
     assert {i.data_type for i in model.graph.initializer if i.name in conv_w} == {onnx.TensorProto.FLOAT16}
-    assert result.fp16["parity"]["passed"] and read_manifest(art).parity["onnx:fp16"]["passed"]
+    assert result.fp16["parity"]["passed"] and read_manifest(art).parity["onnx:fp16"].passed
 
 
 def test_another_target_reuses_the_saved_ranges(quantized, tmp_path: Path, monkeypatch) -> None:
@@ -141,11 +143,11 @@ def test_another_target_reuses_the_saved_ranges(quantized, tmp_path: Path, monke
                                reporter=said.append)
     assert spy.calls == 3 and not result.calibration_reused  # another method: calibrated once more
     m = read_manifest(art)
-    assert m.calibration["method"] == other
+    assert m.calibration is not None and m.calibration.method == other
     # the tensorrt file came from the old ranges: removed everywhere, and the user is told how to re-emit it
     assert not (art / "model.int8-tensorrt.onnx").exists()
     assert m.file("onnx", "int8", "tensorrt") is None and m.file("onnx", "int8", "cpu") is not None
-    assert set(m.quantization["targets"]) == {"cpu"} and "int8-tensorrt" not in m.quantization["drift"]
+    assert set(m.quantization.targets) == {"cpu"} and "int8-tensorrt" not in m.quantization.drift
     assert set(json.loads((art / "quant_report.json").read_text())["targets"]) == {"cpu"}
     assert any("--targets tensorrt" in n for n in result.notes)
     assert any(s.startswith("note: removed model.int8-tensorrt.onnx") for s in said)
@@ -221,11 +223,11 @@ def test_guard_keeps_sensitive_nodes_float_from_the_same_ranges(quantized, tmp_p
         result = quantize_artifact(art, config)
     except AccuracyBudgetError as exc:
         assert "node(s) excluded" in str(exc) and "best was" in str(exc)
-        assert read_manifest(art).quantization["excluded_nodes"]["cpu"] == []  # nothing half-written
+        assert read_manifest(art).quantization.excluded_nodes["cpu"] == []  # nothing half-written
     else:
         t = result.targets["cpu"]
         assert t.excluded_nodes and t.rounds > 1 and t.drift.agreement == 1.0  # budget 0 met
-        assert read_manifest(art).quantization["excluded_nodes"]["cpu"] == t.excluded_nodes
+        assert read_manifest(art).quantization.excluded_nodes["cpu"] == t.excluded_nodes
         history = json.loads((art / "quant_report.json").read_text())["targets"]["cpu"]["guard"]["history"]
         assert [h["excluded"] for h in history][:3] == [0, 1, 2]
     assert spy.calls == 0  # every retry re-emitted from calibration.json

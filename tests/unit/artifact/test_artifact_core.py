@@ -1,4 +1,4 @@
-"""Manifest round trip, integrity checks and atomic staging (no torch needed)."""
+"""File integrity checks, manifest updates and atomic staging (no torch needed)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from resnet_deploy.artifact import (
+    BenchSummary,
     Manifest,
     ModelInfo,
-    Preprocessing,
     load_manifest,
     make_entry,
     save_manifest,
@@ -28,15 +28,6 @@ def _artifact(tmp_path: Path) -> Path:
     m.files.append(make_entry(d, "model.fp32.onnx", "onnx"))
     save_manifest(m, d)
     return d
-
-
-def test_round_trip_keeps_every_field(tmp_path: Path) -> None:
-    d = _artifact(tmp_path)
-    m = load_manifest(d)
-    assert m.model.arch == "resnet18" and m.files[0].key == "fp32"
-    assert m.preprocessing == Preprocessing()
-    again = Manifest.from_dict(json.loads((d / "manifest.json").read_text()))
-    assert again.to_dict() == m.to_dict()
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate", "delete"])
@@ -60,7 +51,7 @@ def test_unknown_schema_and_garbage_manifest_are_refused(tmp_path: Path) -> None
     raw = json.loads((d / "manifest.json").read_text())
     raw["schema_version"] = 99
     (d / "manifest.json").write_text(json.dumps(raw))
-    with pytest.raises(ArtifactError, match="schema_version"):
+    with pytest.raises(ArtifactError, match="manifest field schema_version is 99"):
         load_manifest(d)
     (d / "manifest.json").write_text("{not json")
     with pytest.raises(ArtifactError, match="not valid JSON"):
@@ -71,8 +62,8 @@ def test_unknown_schema_and_garbage_manifest_are_refused(tmp_path: Path) -> None
 
 def test_update_manifest_is_atomic_and_persists(tmp_path: Path) -> None:
     d = _artifact(tmp_path)
-    update_manifest(d, lambda m: m.bench.update({"ran": True}))
-    assert load_manifest(d).bench == {"ran": True}
+    update_manifest(d, lambda m: setattr(m, "bench", BenchSummary(reference="torch:fp32")))
+    assert load_manifest(d).bench == BenchSummary(reference="torch:fp32")
     assert not [p for p in d.iterdir() if p.name.startswith(".manifest")]
 
 

@@ -41,9 +41,10 @@ def test_bench_json_rows_skips_files_and_selection(tiny_artifact: Path) -> None:
         assert rows[spec]["batches"] == []
     assert any("onnxruntime:fp32" in n for n in data["notes"])  # reference fallback is explained
     m = load_manifest(tiny_artifact)
-    assert set(m.bench["rows"]) == set(rows)
-    assert m.selection["backend"] in ("onnxruntime:fp32", "openvino:fp32")
-    assert m.selection["strategy"] == "min-latency"
+    assert m.bench is not None and m.selection is not None
+    assert set(m.bench.rows) == set(rows)
+    assert m.selection.backend in ("onnxruntime:fp32", "openvino:fp32")
+    assert m.selection.strategy == "min-latency"
     for name in ("report.json", "results.csv", "report.md", "report.html", "plots/latency.png"):
         assert (tiny_artifact / "bench" / name).is_file()
 

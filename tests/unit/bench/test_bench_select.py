@@ -49,4 +49,5 @@ def test_record_selection_writes_the_manifest(synthetic_report: BenchReport, tin
     s = select_backend(synthetic_report, "min-latency", max_drop=1.0)
     record_selection(tiny_artifact, s)
     m = load_manifest(tiny_artifact)
-    assert m.selection["backend"] == "onnxruntime:int8-cpu" and m.selection["max_drop"] == 1.0
+    assert m.selection is not None
+    assert m.selection.backend == "onnxruntime:int8-cpu" and m.selection.max_drop == 1.0

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from tiny_onnx_artifact import SIZE, write_tiny_manifest, write_tiny_onnx
 
-from resnet_deploy.artifact import make_entry
+from resnet_deploy.artifact import EngineRecord, make_entry
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def onnx_artifact(tmp_path: Path) -> Path:
     return write_tiny_manifest(root, files)
 
 
-def engine_record(path: str, family: str = "tensorrt-rtx", version: str = "1.7.1.116", **kw) -> dict:
+def engine_record(path: str, family: str = "tensorrt-rtx", version: str = "1.7.1.116", **kw) -> EngineRecord:
     meta = {
         "path": path, "family": family, "library_version": version, "precision": "fp32", "key": "fp32",
         "source": "model.fp32.onnx", "source_onnx_sha256": "0" * 64,
@@ -33,7 +33,7 @@ def engine_record(path: str, family: str = "tensorrt-rtx", version: str = "1.7.1
         "hardware_compatibility": "rtx-default", "version_compatible": False,
     }
     meta.update(kw)
-    return meta
+    return EngineRecord.from_dict(meta)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from resnet_deploy.artifact import EngineRecord
 from resnet_deploy.errors import EngineCompatibilityError, InvalidInputError
 from resnet_deploy.runtime.gpu import GpuInfo
 from resnet_deploy.runtime.trt_compat import (
@@ -19,22 +20,22 @@ T4 = GpuInfo(name="Tesla T4", compute_capability="7.5", memory_mib=15360, driver
 RTX5090 = GpuInfo(name="NVIDIA GeForce RTX 5090", compute_capability="12.0", memory_mib=32607, driver="575.0")
 
 
-def trt_meta(**kw):
+def trt_meta(**kw) -> EngineRecord:
     meta = {
         "path": "engines/model.fp32.tensorrt.plan", "family": "tensorrt", "library_version": "10.3.0.26",
+        "precision": "fp32", "key": "fp32", "source": "model.fp32.onnx", "source_onnx_sha256": "", "build_seconds": 1.0,
         "gpu_name": "NVIDIA H100 80GB HBM3", "compute_capability": "9.0",
         "hardware_compatibility": "none", "version_compatible": False,
         "profile": {"input": {"min": [1, 3, 32, 32], "opt": [8, 3, 32, 32], "max": [32, 3, 32, 32]}},
     }
     meta.update(kw)
-    return meta
+    return EngineRecord.from_dict(meta)
 
 
-def rtx_meta(**kw):
-    meta = trt_meta(path="engines/model.fp32.tensorrt-rtx.plan", family="tensorrt-rtx", library_version="1.7.1.116",
-                    gpu_name="built without a GPU", compute_capability=None, hardware_compatibility="rtx-default")
-    meta.update(kw)
-    return meta
+def rtx_meta(**kw) -> EngineRecord:
+    rtx = dict(path="engines/model.fp32.tensorrt-rtx.plan", family="tensorrt-rtx", library_version="1.7.1.116",
+               gpu_name="built without a GPU", compute_capability=None, hardware_compatibility="rtx-default")
+    return trt_meta(**{**rtx, **kw})
 
 
 def refused(meta, version, gpu, **kw) -> str:
@@ -50,7 +51,7 @@ def test_same_library_and_gpu_is_accepted():
     check_engine_compat(trt_meta(), "10.3.1", H100)  # patch releases of the same minor are fine
 
 
-@pytest.mark.parametrize("meta", [None, {}, {"path": "engines/x.plan", "family": "tensorrt"}, "junk"])
+@pytest.mark.parametrize("meta", [None, "junk", {"path": "engines/x.plan", "family": "tensorrt"}])
 def test_missing_build_record(meta):
     assert "no build record" in refused(meta, "10.3.0", H100)
 

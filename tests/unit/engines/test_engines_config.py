@@ -76,10 +76,10 @@ def test_record_engine_replaces_the_previous_build(onnx_artifact):
         (onnx_artifact / rel).write_bytes(b"x" * build)
         entry = make_entry(onnx_artifact, rel, "tensorrt-engine", "fp32")
         meta = EngineMeta(path=rel, family="tensorrt-rtx", library_version="1.7.1", precision="fp32", key="fp32",
-                          source="model.fp32.onnx", source_onnx_sha256="ab", profile={}, build_seconds=float(build))
+                          source="model.fp32.onnx", source_onnx_sha256="ab" * 32, profile={}, build_seconds=float(build))
         update_manifest(onnx_artifact, lambda m, e=entry, mt=meta: record_engine(m, e, mt))
     m = read_manifest(onnx_artifact)
-    assert [e["build_seconds"] for e in m.engines] == [2.0]
+    assert [e.build_seconds for e in m.engines] == [2.0]
     assert [f.path for f in m.files if f.format == "tensorrt-engine"] == [rel]
     assert m.toolchain["tensorrt_rtx"] == "1.7.1"
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from runtime_helpers import LABELS, encode_image
 
-from resnet_deploy.artifact import update_manifest
+from resnet_deploy.artifact import Selection, update_manifest
 from resnet_deploy.errors import (
     ArtifactError,
     BackendUnavailableError,
@@ -135,14 +135,14 @@ def artifact_copy(artifact_dir: Path, tmp_path: Path) -> Path:
 
 
 def test_auto_honours_manifest_selection(artifact_copy: Path) -> None:
-    update_manifest(artifact_copy, lambda m: setattr(m, "selection", {"backend": "openvino", "file": "model.fp32.onnx"}))
+    update_manifest(artifact_copy, lambda m: setattr(m, "selection", Selection(backend="openvino", file="model.fp32.onnx")))
     with load(artifact_copy) as p:
         assert p.backend == "openvino:fp32"
         assert "benchmark's selection" in p.explain()
 
 
 def test_unusable_selection_falls_back_with_a_note(artifact_copy: Path) -> None:
-    update_manifest(artifact_copy, lambda m: setattr(m, "selection", {"backend": "tensorrt:int8-tensorrt"}))
+    update_manifest(artifact_copy, lambda m: setattr(m, "selection", Selection(backend="tensorrt:int8-tensorrt")))
     with load(artifact_copy) as p:
         assert p.backend == "onnxruntime:int8-cpu"
         assert "selection 'tensorrt:int8-tensorrt' is not usable here" in p.explain()

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from resnet_deploy.artifact import (
+    EngineRecord,
     InputSpec,
     Manifest,
     ModelInfo,
@@ -71,7 +72,9 @@ def build_toy_artifact(root: Path, *, extras: bool = True, labels: bool = True) 
             (root / rel).write_bytes(b"not-a-real-engine-" + family.encode())
             files.append(make_entry(root, rel, "tensorrt-engine", "int8", "tensorrt", family=family))
             shapes = {"min": [1, 3, SIZE, SIZE], "opt": [8, 3, SIZE, SIZE], "max": [16, 3, SIZE, SIZE]}
-            engines.append({"path": rel, "family": family, "precision": "int8", "profile": {"input": shapes}})
+            engines.append(EngineRecord(path=rel, family=family, library_version="10.3.0", precision="int8",
+                                        key="int8-tensorrt", source="model.int8-tensorrt.onnx",
+                                        source_onnx_sha256="", profile={"input": shapes}, build_seconds=0.0))
     manifest = Manifest(
         model=ModelInfo(arch="toy", num_classes=CLASSES, labels=list(LABELS) if labels else None),
         input=InputSpec(shape=[-1, 3, SIZE, SIZE]),
