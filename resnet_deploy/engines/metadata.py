@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from resnet_deploy.artifact import FileEntry, Manifest, now_iso
+from resnet_deploy.runtime.trt_compat import family_module
 
 ENGINE_FORMAT = "tensorrt-engine"
 ENGINES_DIR = "engines"
@@ -56,7 +57,7 @@ class EngineMeta:
     compute_capability: str | None = None
     hardware_compatibility: str = "none"  # "none" | "ampere_plus" | "rtx-default"
     version_compatible: bool = False
-    target_compute_capabilities: list[str] = field(default_factory=list)  # TensorRT-RTX only
+    target_compute_capabilities: list[str] = field(default_factory=list)  # TensorRT-RTX: where it runs
     builder_optimization_level: int | None = None
     workspace_mib: int | None = None
     parser_version: str | None = None
@@ -72,6 +73,5 @@ def record_engine(manifest: Manifest, entry: FileEntry, meta: EngineMeta) -> Non
     manifest.engines = [
         e for e in manifest.engines if not (isinstance(e, dict) and e.get("path") == entry.path)
     ] + [meta.to_dict()]
-    module = "tensorrt_rtx" if meta.family == "tensorrt-rtx" else "tensorrt"
-    manifest.toolchain[module] = meta.library_version
+    manifest.toolchain[family_module(meta.family)] = meta.library_version
 
