@@ -174,8 +174,8 @@ def select_family(requested: str = "auto") -> tuple[str, ModuleType]:
     if rtx is not None and gpu is not None and not rtx_can_run(RTX_DEFAULT_CCS, gpu.cc_tuple):
         raise ResNetDeployError(
             f"this GPU ({gpu.name}, compute capability {gpu.compute_capability}) cannot run TensorRT-RTX "
-            f"engines (they run on {', '.join(RTX_DEFAULT_CCS)}); pip install 'resnet-deploy[tensorrt-cu13]' "
-            "(or [tensorrt-cu12]) to build TensorRT engines here, or pass --family tensorrt-rtx to build for another GPU"
+            f"engines (they run on {', '.join(RTX_DEFAULT_CCS)}); pip install 'resnet-deploy[tensorrt]' "
+            "(or [tensorrt-cu13] for drivers r580+) to build TensorRT engines here, or pass --family tensorrt-rtx to build for another GPU"
         )
     if rtx is not None:
         return "tensorrt-rtx", rtx
@@ -185,8 +185,8 @@ def select_family(requested: str = "auto") -> tuple[str, ModuleType]:
             "or pip install 'resnet-deploy[tensorrt-rtx]' to build without one"
         )
     raise MissingDependencyError(
-        "no TensorRT module is installed (tensorrt or tensorrt_rtx); pip install 'resnet-deploy[tensorrt-cu13]' "
-        "on a GPU host, or 'resnet-deploy[tensorrt-rtx]' to build without a GPU"
+        "no TensorRT module is installed (tensorrt or tensorrt_rtx); pip install 'resnet-deploy[tensorrt]' "
+        "(CUDA 12; [tensorrt-cu13] for drivers r580+) on a GPU host, or 'resnet-deploy[tensorrt-rtx]' to build without a GPU"
     )
 
 
