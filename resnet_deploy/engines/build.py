@@ -314,8 +314,8 @@ def _apply_compat_flags(trt: ModuleType, bconfig: Any, family: str, config: Engi
     """Set hardware/version compatibility where the module supports it; returns the recorded level."""
     if family == "tensorrt-rtx":
         if config.hardware_compatible:
-            notes.append("TensorRT-RTX engines are portable across compute capability 8.0+ by design; "
-                         "--hardware-compat adds nothing")
+            notes.append(f"TensorRT-RTX engines are portable across compute capability {', '.join(RTX_DEFAULT_CCS)} "
+                         "by design; --hardware-compat adds nothing")
         return "rtx-default"
     level = "none"
     if config.hardware_compatible:
