@@ -37,6 +37,36 @@ def temp_path(artifact_dir: str | os.PathLike[str], suffix: str = "") -> Iterato
             os.unlink(tmp)
 
 
+def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically: a hidden temp file beside it, fsync, then rename.
+
+    Creates the parent folder. Readers see the old file or the new one, never a
+    half-written one (caches that several processes share: timing, runtime and
+    compiled-module caches). Raises OSError; callers decide whether that matters.
+    """
+    dest = Path(path)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with temp_path(dest.parent, suffix=dest.suffix) as tmp:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        make_readable(tmp)
+        os.replace(tmp, dest)
+    return dest
+
+
+@contextlib.contextmanager
+def replacing(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temp path beside ``path`` for a writer that wants a file name; renamed onto ``path`` on success."""
+    dest = Path(path)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with temp_path(dest.parent, suffix=dest.suffix) as tmp:
+        yield tmp
+        make_readable(tmp)
+        os.replace(tmp, dest)
+
+
 def check_output_dir(out_dir: str | os.PathLike[str], force: bool) -> Path:
     """Validate where a new artifact goes, before any work is done."""
     out = Path(out_dir)

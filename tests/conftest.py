@@ -53,3 +53,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason=reason))
         if "slow" in item.keywords and skip_slow:
             item.add_marker(pytest.mark.skip(reason="RESNET_DEPLOY_SKIP_SLOW=1"))
+
+
+@pytest.fixture(scope="session")
+def gpu_missing() -> str | None:
+    """Why there is no usable GPU here (None: there is one): tests derive host expectations from this."""
+    return gpu_reason()
+
+
+@pytest.fixture(scope="session")
+def tensorrt_missing() -> str | None:
+    """Why no TensorRT/TensorRT-RTX module imports here (None: one does)."""
+    return tensorrt_reason()

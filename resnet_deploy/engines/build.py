@@ -26,7 +26,9 @@ TensorRT adapters (logger, progress monitor, parser errors, timing cache) live
 in ``builder_parts.py``.
 
 TensorRT-RTX differences found by reading its docs and probing the module:
-builds need no GPU (CPU-only AOT; engines run on compute capability 8.0+);
+builds need no GPU (CPU-only AOT); by default its engines run on compute
+capability 8.6, 8.9 and 12.0 only (RTX support matrix; not A100/H100/H200), which
+``trt_compat.RTX_DEFAULT_CCS`` records and ``select_family('auto')`` respects;
 ``ITimingCache`` is a deprecated no-op there that would force a GPU query
 ("Timing Cache Migration"), so no build timing cache is used: its equivalent is
 the *runtime* cache of JIT-compiled kernels, which ``runtime/tensorrt.py``
@@ -56,6 +58,7 @@ from resnet_deploy.artifact import (
     verify_file,
 )
 from resnet_deploy.engines.builder_parts import (
+    create_builder,
     format_parser_errors,
     load_timing_cache,
     make_logger,
@@ -80,8 +83,8 @@ from resnet_deploy.errors import (
 )
 from resnet_deploy.reporter import Reporter, as_reporter
 from resnet_deploy.runtime.gpu import gpu_info, no_gpu_reason
+from resnet_deploy.runtime.trt_compat import FAMILIES, RTX_DEFAULT_CCS, rtx_can_run
 
-FAMILIES = {"tensorrt": ("tensorrt", "TensorRT"), "tensorrt-rtx": ("tensorrt_rtx", "TensorRT-RTX")}
 FAMILY_CHOICES = ("auto", *FAMILIES)
 
 # precision -> (format, precision, target) of the source ONNX, and the command that makes it
@@ -161,13 +164,19 @@ class EngineResult:
 def select_family(requested: str = "auto") -> tuple[str, ModuleType]:
     """(family, module): an explicit family must import; auto prefers TensorRT when it can build here."""
     if requested in FAMILIES:
-        module, label = FAMILIES[requested]
-        extra = "tensorrt" if requested == "tensorrt" else "tensorrt-rtx"
-        return requested, require(module, extra=extra, purpose=f"building {label} engines")
+        fam = FAMILIES[requested]
+        return requested, require(fam.module, extra=fam.extra, purpose=f"building {fam.label} engines")
     trt = try_import("tensorrt")
-    if trt is not None and gpu_info() is not None:
+    gpu = gpu_info()
+    if trt is not None and gpu is not None:
         return "tensorrt", trt
     rtx = try_import("tensorrt_rtx")
+    if rtx is not None and gpu is not None and not rtx_can_run(RTX_DEFAULT_CCS, gpu.cc_tuple):
+        raise ResNetDeployError(
+            f"this GPU ({gpu.name}, compute capability {gpu.compute_capability}) cannot run TensorRT-RTX "
+            f"engines (they run on {', '.join(RTX_DEFAULT_CCS)}); pip install 'resnet-deploy[tensorrt]' "
+            "(or [tensorrt-cu13] for drivers r580+) to build TensorRT engines here, or pass --family tensorrt-rtx to build for another GPU"
+        )
     if rtx is not None:
         return "tensorrt-rtx", rtx
     if trt is not None:
@@ -177,7 +186,7 @@ def select_family(requested: str = "auto") -> tuple[str, ModuleType]:
         )
     raise MissingDependencyError(
         "no TensorRT module is installed (tensorrt or tensorrt_rtx); pip install 'resnet-deploy[tensorrt]' "
-        "on a GPU host, or 'resnet-deploy[tensorrt-rtx]' to build without a GPU"
+        "(CUDA 12; [tensorrt-cu13] for drivers r580+) on a GPU host, or 'resnet-deploy[tensorrt-rtx]' to build without a GPU"
     )
 
 
@@ -205,7 +214,7 @@ def build_engine(
     src = source_entry(manifest, config.precision)
     verify_file(art, src)
     family, trt = select_family(config.family)
-    label = f"{FAMILIES[family][1]} {trt.__version__}"
+    label = f"{FAMILIES[family].label} {trt.__version__}"
     notes: list[str] = []
     gpu = gpu_info()
     if family == "tensorrt" and gpu is None:
@@ -224,7 +233,7 @@ def build_engine(
     say(f"parsing {src.path} with {label}")
 
     logger = make_logger(trt)
-    builder = trt.Builder(logger)
+    builder = create_builder(trt, logger, label)
     network = builder.create_network(strongly_typed_flags(trt))
     parser = trt.OnnxParser(network, logger)
     if not parser.parse_from_file(str(art / src.path)):
@@ -281,6 +290,7 @@ def build_engine(
         gpu_name=gpu.name if (family == "tensorrt" and gpu) else NO_GPU_NAME,
         compute_capability=gpu.compute_capability if (family == "tensorrt" and gpu) else None,
         hardware_compatibility=hw_level,
+        target_compute_capabilities=list(RTX_DEFAULT_CCS) if family == "tensorrt-rtx" else [],
         version_compatible=bool(config.version_compatible),
         builder_optimization_level=config.opt_level,
         workspace_mib=config.workspace_mib,
@@ -311,8 +321,8 @@ def _apply_compat_flags(trt: ModuleType, bconfig: Any, family: str, config: Engi
     """Set hardware/version compatibility where the module supports it; returns the recorded level."""
     if family == "tensorrt-rtx":
         if config.hardware_compatible:
-            notes.append("TensorRT-RTX engines are portable across compute capability 8.0+ by design; "
-                         "--hardware-compat adds nothing")
+            notes.append(f"TensorRT-RTX engines are portable across compute capability {', '.join(RTX_DEFAULT_CCS)} "
+                         "by design; --hardware-compat adds nothing")
         return "rtx-default"
     level = "none"
     if config.hardware_compatible:

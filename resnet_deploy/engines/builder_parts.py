@@ -2,7 +2,8 @@
 
 A logger that keeps errors for one-line messages, a progress monitor, the
 strongly typed creation flag, readable parser errors, and the timing cache
-(load if present, save atomically after the build). APIs: ``ILogger.log``,
+(load if present, save atomically through ``atomic.write_bytes``)
+and a builder creation that fails in one line. APIs: ``ILogger.log``,
 ``IProgressMonitor.phase_start/step_complete/phase_finish`` (NVIDIA/TensorRT
 samples/python/simple_progress_monitor), ``NetworkDefinitionCreationFlag.
 STRONGLY_TYPED``, ``OnnxParser.num_errors/get_error`` with ``ParserError.code/
@@ -13,11 +14,14 @@ Python API reference).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from resnet_deploy.atomic import write_bytes
+from resnet_deploy.errors import BackendUnavailableError
+from resnet_deploy.runtime.trt_compat import null_object_message
 
 
 def strongly_typed_flags(trt: ModuleType) -> int:
@@ -77,16 +81,27 @@ def save_timing_cache(bconfig: Any, cache: Any, path: Path, notes: list[str]) ->
     """Write the (grown) timing cache back atomically: temp file in the same folder, then rename."""
     current = bconfig.get_timing_cache() or cache
     data = bytes(memoryview(current.serialize()))
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        return write_bytes(path, data)
     except OSError as exc:
         notes.append(f"could not save timing cache {path} ({exc.strerror})")
-        tmp.unlink(missing_ok=True)
         return None
-    return path
+
+
+def create_builder(trt: ModuleType, logger: Any, label: str) -> Any:
+    """``trt.Builder(logger)``, with a failed creation (null builder) turned into one line.
+
+    The binding wraps ``createInferBuilder`` with pybind11's ``py::init``, which raises
+    TypeError ("factory function returned nullptr") rather than returning None, most
+    often because the CUDA driver is missing or older than the library needs.
+    """
+    try:
+        builder = trt.Builder(logger)
+    except (TypeError, RuntimeError) as exc:
+        raise BackendUnavailableError(null_object_message("builder", label, logger, exc)) from exc
+    if builder is None:
+        raise BackendUnavailableError(null_object_message("builder", label, logger, None))
+    return builder
 
 
 def make_logger(trt: ModuleType) -> Any:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from resnet_deploy.artifact import NO_GPU_NAME as NO_GPU_NAME
 from resnet_deploy.artifact import EngineRecord, FileEntry, Manifest
+from resnet_deploy.runtime.trt_compat import family_module
 
 ENGINE_FORMAT = "tensorrt-engine"
 ENGINES_DIR = "engines"
@@ -44,5 +45,4 @@ def record_engine(manifest: Manifest, entry: FileEntry, meta: EngineRecord) -> N
     """Add or replace the engine's file entry and build record (same path = same engine)."""
     manifest.replace_file(entry)
     manifest.replace_engine(meta)
-    module = "tensorrt_rtx" if meta.family == "tensorrt-rtx" else "tensorrt"
-    manifest.toolchain[module] = meta.library_version
+    manifest.toolchain[family_module(meta.family)] = meta.library_version

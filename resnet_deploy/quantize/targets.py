@@ -13,9 +13,11 @@ An artifact is built once and served on unknown CPUs, so the safe form is the de
 
 ``tensorrt`` (TensorRT, strongly typed, explicit quantization): int8 symmetric
 activations and weights (zero point 0 everywhere), per-channel weights, a
-dedicated Q/DQ pair per consumer, Q/DQ on the inputs of Conv/Gemm and on BOTH
-inputs of every residual Add (so TensorRT can fuse the Add into the conv in
-int8), and no Q/DQ on the outputs of Conv/Gemm/Add (TensorRT's placement advice).
+dedicated Q/DQ pair per consumer, Q/DQ on the inputs of Conv/Gemm, and on
+each residual Add a Q/DQ on the identity (shortcut) input ONLY: the conv-branch
+input reaches the Add in float, so TensorRT fuses Conv+Add(+ReLU) into one int8
+kernel (NVIDIA's ResNet placement; ``quantize/residual.py`` removes the pair ORT
+puts on the conv branch). No Q/DQ on the outputs of Conv/Gemm/Add.
 
 Both keep the classifier's logits in float (no Q/DQ on the Gemm output): uint8
 logits would tie near the top and cost top-5 accuracy for no speed.
@@ -43,6 +45,7 @@ class TargetSpec:
     extra_options: dict[str, Any] = field(default_factory=dict)
     description: str = ""
     reduce_range: bool = False  # 7-bit weights (see the module docstring)
+    residual_identity_only: bool = False  # Q/DQ on the shortcut input of residual Adds only (TensorRT)
 
     @property
     def file_name(self) -> str:
@@ -81,7 +84,8 @@ SPECS: dict[str, TargetSpec] = {
             # "input has type Int32 but must have type FP8, FP4, Int4, Int8, or UInt8". Keep biases float.
             "QuantizeBias": False,
         },
-        description="S8S8 symmetric QDQ for TensorRT (zero point 0, residual Add inputs quantized)",
+        description="S8S8 symmetric QDQ for TensorRT (zero point 0, Q/DQ on the identity input of residual Adds)",
+        residual_identity_only=True,
     ),
 }
 

@@ -14,6 +14,12 @@ backend asks this module first. Two sources, both cheap and safe:
    reference, docs.nvidia.com/cuda/cuda-driver-api). That query runs in a child
    process so a broken driver cannot crash the caller.
 
+nvidia-smi lists every GPU and ignores ``CUDA_VISIBLE_DEVICES``; CUDA programs
+see only the listed devices, in the listed order (CUDA C programming guide,
+"CUDA Environment Variables": indices or ``GPU-``/``MIG-`` UUID prefixes,
+comma-separated, the list ends at the first invalid entry). So the query also
+asks for ``index,uuid`` and the GPU reported is the first one CUDA will use.
+
 The answer is cached for the life of the process (``gpu_info.cache_clear()`` resets it).
 """
 
@@ -29,7 +35,7 @@ import sys
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 
-_SMI_QUERY = "name,compute_cap,memory.total,driver_version"
+_SMI_QUERY = "index,uuid,name,compute_cap,memory.total,driver_version"
 _TIMEOUT_S = 20
 
 
@@ -58,25 +64,49 @@ def parse_cc(text: str) -> tuple[int, int]:
     return int(major), int(minor or 0)
 
 
-def parse_nvidia_smi(text: str) -> GpuInfo | None:
-    """Parse ``--format=csv,noheader,nounits`` output of the query above (first GPU wins)."""
-    rows = [line.strip() for line in text.splitlines() if line.strip()]
-    gpus = []
-    for row in rows:
-        parts = [p.strip() for p in row.split(",")]
-        if len(parts) != 4:
+def parse_nvidia_smi(text: str, visible: str | None = None) -> GpuInfo | None:
+    """Parse ``--format=csv,noheader,nounits`` rows of the query above; the first GPU CUDA sees wins.
+
+    Rows are ``index, uuid, name, cc, memory, driver`` (or the older 4-field
+    ``name, cc, memory, driver``); ``visible`` is a ``CUDA_VISIBLE_DEVICES`` value.
+    """
+    rows = []
+    for line in text.splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) == 4:
+            parts = [str(len(rows)), "", *parts]
+        if len(parts) != 6:
             continue
-        name, cc, mem, driver = parts
+        index, uuid, name, cc, mem, driver = parts
         try:
             parse_cc(cc)
             memory = int(float(mem.split()[0]))
         except (ValueError, IndexError):
             continue  # "[N/A]" or a driver too old to report compute_cap
-        gpus.append((name, cc, memory, driver))
-    if not gpus:
+        rows.append((index, uuid, name, cc, memory, driver))
+    rows = visible_rows(rows, visible)
+    if not rows:
         return None
-    name, cc, memory, driver = gpus[0]
-    return GpuInfo(name=name, compute_capability=cc, memory_mib=memory, driver=driver, count=len(gpus))
+    _i, _u, name, cc, memory, driver = rows[0]
+    return GpuInfo(name=name, compute_capability=cc, memory_mib=memory, driver=driver, count=len(rows))
+
+
+def visible_rows(rows: list[tuple], visible: str | None) -> list[tuple]:
+    """The rows CUDA would expose, in CUDA's order, for a ``CUDA_VISIBLE_DEVICES`` value (None: all)."""
+    if visible is None:
+        return rows
+    out = []
+    for token in (t.strip() for t in visible.split(",")):
+        match = [r for r in rows if (token.isdigit() and r[0] == token)
+                 or (token and not token.isdigit() and r[1] and r[1].startswith(_uuid(token)))]
+        if not match:
+            break  # CUDA stops at the first entry that names no device
+        out.append(match[0])
+    return out
+
+
+def _uuid(token: str) -> str:
+    return token if token.startswith(("GPU-", "MIG-")) else f"GPU-{token}"
 
 
 def query_nvidia_smi(exe: str | None = None) -> GpuInfo | None:
@@ -93,7 +123,7 @@ def query_nvidia_smi(exe: str | None = None) -> GpuInfo | None:
         return None
     if res.returncode != 0:
         return None
-    return parse_nvidia_smi(res.stdout)
+    return parse_nvidia_smi(res.stdout, os.environ.get("CUDA_VISIBLE_DEVICES"))
 
 
 # Run in a child process: a broken driver may abort the process that calls it.

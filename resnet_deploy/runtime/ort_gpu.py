@@ -22,6 +22,13 @@ builds a strongly typed network that obeys the graph (microsoft/onnxruntime
 PR #18707); turning them on would ask TensorRT 10 for weak typing, which
 TensorRT 11 no longer has. U8S8 files (``int8-cpu``) are not offered to the
 TensorRT EP: TensorRT needs symmetric int8 activations.
+
+When CUDA and cuDNN come from pip wheels (``nvidia-cuda-runtime-cu12``,
+``nvidia-cudnn-cu12``: the ``nvidia.*`` packages) rather than a system install,
+the loader does not find them unless torch was imported first; onnxruntime-gpu
+1.21+ provides ``onnxruntime.preload_dlls(cuda=True, cudnn=True, msvc=True,
+directory=None)`` for exactly that, and the GPU runners call it once before their
+first session.
 """
 
 from __future__ import annotations
@@ -29,13 +36,30 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from resnet_deploy._optional import try_import
+from resnet_deploy._optional import is_available, try_import
 from resnet_deploy.artifact import FileEntry
 from resnet_deploy.errors import BackendUnavailableError
 from resnet_deploy.runtime.gpu import gpu_info
 from resnet_deploy.runtime.ort import OrtCpuRunner
 
 DEFAULT_PROFILE = (1, 8, 32)  # TensorRT EP batch profile (min, opt, max) unless option ``batch`` says otherwise
+
+
+_preloaded: list[str] = []  # what preload_cuda_wheels did, once per process
+
+
+def preload_cuda_wheels(ort: Any) -> str | None:
+    """``ort.preload_dlls()`` when CUDA/cuDNN come from pip wheels; returns what happened (None: nothing to do)."""
+    if _preloaded:
+        return _preloaded[0]
+    if not hasattr(ort, "preload_dlls") or not (is_available("nvidia.cuda_runtime") or is_available("nvidia.cudnn")):
+        return None
+    try:
+        ort.preload_dlls()
+        _preloaded.append("preloaded the CUDA/cuDNN libraries of the nvidia-* pip wheels")
+    except Exception as exc:  # noqa: BLE001 - the session error that follows says more
+        _preloaded.append(f"onnxruntime.preload_dlls() failed ({type(exc).__name__}: {exc})"[:200])
+    return _preloaded[0]
 
 
 def no_gpu_message(provider: str) -> str:
@@ -90,6 +114,7 @@ class OrtCudaRunner(OrtCpuRunner):
         return opts
 
     def _activate(self) -> None:
+        preload_cuda_wheels(try_import("onnxruntime"))
         super()._activate()
         try:
             check_active_provider(list(self.session.get_providers()), self.requested, self.entry.path)

@@ -19,10 +19,15 @@ get_tensor_name / get_tensor_mode / get_tensor_dtype / get_tensor_profile_shape;
 IExecutionContext.set_input_shape / get_tensor_shape / set_tensor_address /
 execute_async_v3; Runtime.deserialize_cuda_engine).
 
-CUDA graphs (``cuda_graph=True``): with TensorRT the runner captures one graph
-per batch size after a first normal run at that size (cudaStreamBeginCapture ->
-execute_async_v3 -> cudaStreamEndCapture -> cudaGraphInstantiateWithFlags ->
-cudaGraphLaunch; TensorRT developer guide, "CUDA Graphs"). TensorRT-RTX does
+CUDA graphs (``cuda_graph=True``): with TensorRT the runner captures a graph
+for the current input shape after a first normal run at that shape
+(cudaStreamBeginCapture -> execute_async_v3 -> cudaStreamEndCapture ->
+cudaGraphInstantiateWithFlags -> cudaGraphLaunch; TensorRT developer guide, "CUDA
+Graphs"). A graph records the kernels and parameters the execution context chose
+for one shape; ``set_input_shape`` changes the context, so the guide asks for a
+re-capture after a shape change. The runner therefore keeps ONE graph, for the
+shape the context is set to, and drops it when the batch size changes (8 -> 4 ->
+8 re-captures; Torch-TensorRT's CUDA-graph wrapper does the same on a new shape). TensorRT-RTX does
 it itself: ``IRuntimeConfig.cuda_graph_strategy = WHOLE_GRAPH_CAPTURE``
 ("Working with RTX CUDA Graphs"; manual capture there needs engines built with
 REQUIRE_USER_ALLOCATION). TensorRT-RTX compiles kernels just in time; its
@@ -35,8 +40,6 @@ the compilation.
 from __future__ import annotations
 
 import ctypes
-import importlib.util
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -44,8 +47,9 @@ from typing import Any
 
 import numpy as np
 
-from resnet_deploy._optional import try_import
+from resnet_deploy._optional import is_available, try_import
 from resnet_deploy.artifact import EngineRecord, FileEntry, Manifest, verify_file
+from resnet_deploy.atomic import write_bytes
 from resnet_deploy.errors import (
     BackendUnavailableError,
     EngineCompatibilityError,
@@ -59,18 +63,13 @@ from resnet_deploy.runtime.trt_compat import (
     check_batch_shape,
     check_engine_compat,
     engine_meta,
+    family_label,
     family_module,
+    null_object_message,
     profile_range,
 )
 
 _CUDART_MODULES = ("cuda.bindings.runtime", "cuda.cudart")
-
-
-def _module_present(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):  # parent package missing or broken
-        return False
 
 
 def installed_family(meta: EngineRecord | None) -> tuple[str, ModuleType | None, str | None]:
@@ -129,9 +128,9 @@ class TensorRTRunner(Runner):
     def probe(cls) -> str | None:
         # the missing GPU first: on a CPU-only machine it is the reason that matters
         reasons = [no_gpu_reason()] if gpu_info() is None else []
-        if not any(_module_present(family_module(f)) for f in FAMILIES):
+        if not any(is_available(family_module(f)) for f in FAMILIES):
             reasons.append("no TensorRT module (pip install 'resnet-deploy[tensorrt]' or 'resnet-deploy[tensorrt-rtx]')")
-        elif not any(_module_present(m) for m in _CUDART_MODULES):
+        elif not any(is_available(m) for m in _CUDART_MODULES):
             reasons.append("cuda-python is not installed (pip install 'resnet-deploy[tensorrt]')")
         return "; ".join(reasons) or None
 
@@ -161,9 +160,11 @@ class TensorRTRunner(Runner):
         self.cuda = _Cuda()
         self.stream: Any = None
         self._bindings: list[_Binding] = []
-        self._graphs: dict[int, Any] = {}
-        self._runs: dict[int, int] = {}
+        self._graph: Any = None  # the CUDA graph for batch size self._n (TensorRT path), see module doc
+        self._warm = False  # one plain run at the current shape happened (TensorRT's lazy setup)
         self.cuda_graph = bool(self.options.get("cuda_graph", False))
+        self.graphs_captured = 0  # CUDA graphs instantiated (TensorRT path); re-captures count too
+        self.captures_replayed = 0
         self._manual_graphs = self.cuda_graph and family == "tensorrt"
         self.notes: list[str] = []
         try:
@@ -177,7 +178,7 @@ class TensorRTRunner(Runner):
         self.stream = self.cuda(self.cuda.rt.cudaStreamCreate(), "stream creation")  # creates the context too
         plan = self.model_path.read_bytes()
         self._logger = trt.Logger(trt.Logger.WARNING)
-        self._runtime = trt.Runtime(self._logger)
+        self._runtime = _create_runtime(trt, self._logger, family)
         if meta.version_compatible and hasattr(self._runtime, "engine_host_code_allowed"):
             self._runtime.engine_host_code_allowed = True  # version-compatible plans embed a lean runtime
         self._check_validity(plan)
@@ -196,7 +197,7 @@ class TensorRTRunner(Runner):
             return
         validity, diagnostics = fn(plan)
         if str(validity).rsplit(".", 1)[-1] == "INVALID":
-            flags = getattr(getattr(self.trt, "EngineInvalidityDiagnostics", None), "__members__", {})
+            flags = invalidity_flags(self.trt)
             why = [name.lower().replace("_", " ") for name, flag in flags.items() if int(diagnostics) & int(flag)]
             raise EngineCompatibilityError(
                 f"{self.entry.path} is not valid on this system ({', '.join(why) or 'no GPU context'}); "
@@ -263,6 +264,7 @@ class TensorRTRunner(Runner):
             if not self.context.set_input_shape(self.input_name, tuple(int(s) for s in x.shape)):
                 raise InvalidInputError(f"TensorRT rejected input shape {list(x.shape)} for {self.entry.path}")
             self._n = n
+            self._drop_graph()  # captured for the old shape: re-capture at this one
         flat = np.ascontiguousarray(x, dtype=inp.dtype).reshape(-1)
         inp.host[: flat.size] = flat
         h2d, d2h = rt.cudaMemcpyKind.cudaMemcpyHostToDevice, rt.cudaMemcpyKind.cudaMemcpyDeviceToHost
@@ -281,15 +283,21 @@ class TensorRTRunner(Runner):
     def _execute(self, n: int) -> None:
         rt = self.cuda.rt
         if self._manual_graphs:
-            graph = self._graphs.get(n)
-            if graph is None and self._runs.get(n, 0) >= 1:  # first run at a shape does TensorRT's lazy setup
-                graph = self._graphs[n] = self._capture()
-            if graph is not None:
-                self.cuda(rt.cudaGraphLaunch(graph, self.stream), "CUDA graph launch")
+            if self._graph is None and self._warm:  # first run at a shape does TensorRT's lazy setup
+                self._graph = self._capture()
+            if self._graph is not None:
+                self.cuda(rt.cudaGraphLaunch(self._graph, self.stream), "CUDA graph launch")
+                self.captures_replayed += 1
                 return
-            self._runs[n] = self._runs.get(n, 0) + 1
+            self._warm = True
         if not self.context.execute_async_v3(int(self.stream)):
             raise BackendUnavailableError(f"TensorRT execution of {self.entry.path} failed (see the TensorRT log)")
+
+    def _drop_graph(self) -> None:
+        self._warm = False
+        if getattr(self, "_graph", None) is not None:
+            self.cuda.rt.cudaGraphExecDestroy(self._graph)
+            self._graph = None
 
     def _capture(self) -> Any:
         """Capture one execute_async_v3 into a CUDA graph; on failure fall back to plain enqueues."""
@@ -303,17 +311,13 @@ class TensorRTRunner(Runner):
                 raise BackendUnavailableError("execute_async_v3 failed during capture")
             exe = self.cuda(rt.cudaGraphInstantiateWithFlags(graph, 0), "graph instantiation")
             rt.cudaGraphDestroy(graph)
+            self.graphs_captured += 1
             return exe
         except BackendUnavailableError as exc:
             rt.cudaStreamEndCapture(self.stream)  # leave capture mode if still in it; errors ignored
             self._manual_graphs = False
             self.notes.append(f"CUDA graph capture failed ({exc}); running without graphs")
             return None
-
-    @property
-    def graphs_captured(self) -> int:
-        """How many CUDA graphs this runner has instantiated (TensorRT path)."""
-        return sum(1 for g in getattr(self, "_graphs", {}).values() if g is not None)
 
     def synchronize(self) -> None:
         if getattr(self, "stream", None) is not None:
@@ -326,16 +330,13 @@ class TensorRTRunner(Runner):
             return "off"
         if self.family == "tensorrt-rtx":
             return "TensorRT-RTX built-in"
-        return "captured per batch size" if self._manual_graphs else "off (capture failed)"
+        return "re-captured on each batch-size change" if self._manual_graphs else "off (capture failed)"
 
     def _deactivate(self) -> None:
         rt = self.cuda.rt
         if getattr(self, "context", None) is not None:
             self._save_runtime_cache()
-        for graph in self._graphs.values():
-            if graph is not None:
-                rt.cudaGraphExecDestroy(graph)
-        self._graphs.clear()
+        self._drop_graph()
         self.context = None  # context before engine before runtime (TensorRT object lifetimes)
         self._runtime_config = None
         self._runtime_cache = None
@@ -356,10 +357,32 @@ class TensorRTRunner(Runner):
         if cache is None or path is None:
             return
         try:
-            data = bytes(memoryview(cache.serialize()))
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-            tmp.write_bytes(data)
-            os.replace(tmp, path)
+            write_bytes(path, bytes(memoryview(cache.serialize())))
         except OSError as exc:  # a read-only artifact just means no cache next time
             self.notes.append(f"could not save runtime cache {path} ({exc.strerror})")
+
+
+def invalidity_flags(trt: ModuleType) -> dict[str, Any]:
+    """The members of TensorRT-RTX's invalidity-diagnostics flag enum (Python name checked both ways).
+
+    tensorrt_rtx 1.7's module exposes ``EngineInvalidityDiagnostics`` (members
+    VERSION_MISMATCH, UNSUPPORTED_CC, OLD_CUDA_DRIVER, OLD_CUDA_RUNTIME,
+    INSUFFICIENT_GPU_MEMORY, MALFORMED_ENGINE, CUDA_ERROR); the C++ docs name the
+    type ``EngineInvalidityDiagnostic``. Either is accepted.
+    """
+    for name in ("EngineInvalidityDiagnostics", "EngineInvalidityDiagnostic"):
+        members = getattr(getattr(trt, name, None), "__members__", None)
+        if members:
+            return dict(members)
+    return {}
+
+
+def _create_runtime(trt: ModuleType, logger: Any, family: str) -> Any:
+    """``trt.Runtime(logger)``; a null runtime (pybind11 raises TypeError) becomes one line."""
+    try:
+        runtime = trt.Runtime(logger)
+    except (TypeError, RuntimeError) as exc:
+        raise BackendUnavailableError(null_object_message("runtime", family_label(family), logger, exc)) from exc
+    if runtime is None:
+        raise BackendUnavailableError(null_object_message("runtime", family_label(family), logger, None))
+    return runtime

@@ -12,7 +12,15 @@ result is cached under ``<artifact>/torch_trt_cache/`` (option ``cache_dir``).
 Newer Torch-TensorRT deprecates ``enabled_precisions`` in favour of explicit
 typing plus rule-based autocast (``use_explicit_typing=True,
 enable_autocast=True``, "Autocast and Precision Management"): for fp16 those
-settings are used when ``torch_tensorrt.dynamo.compile`` accepts them.
+settings are used when ``torch_tensorrt.dynamo.compile`` accepts them, and then
+``enabled_precisions`` stays {fp32}: 2.10-2.12 assert that explicit typing sees
+only fp32/fp4 there (dynamo/_compiler.py), 2.13 dropped the argument.
+
+The cache key holds the torch, torch_tensorrt and tensorrt versions and the GPU.
+``torch_tensorrt.save`` accepts ``Input`` specs (dynamic shapes) only from 2.11;
+2.5-2.10 raise ValueError ("Please provide torch.tensors"), so there the module
+is not cached and a note says why. A cached file that no longer loads is
+removed and the module recompiled, with a note.
 
 torch_tensorrt's import can fail with OSError/RuntimeError (missing CUDA or
 TensorRT libraries), not only ImportError, hence ``_optional.try_import``. It
@@ -23,13 +31,13 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from resnet_deploy._optional import missing_reason, require, try_import, why_missing
+from resnet_deploy.atomic import replacing
 from resnet_deploy.errors import BackendUnavailableError, ResNetDeployError
 from resnet_deploy.runtime.base import Runner
 from resnet_deploy.runtime.gpu import gpu_info, no_gpu_reason
@@ -91,9 +99,13 @@ class TorchTensorRTRunner(Runner):
         cache = self.cache_path()
         self.notes: list[str] = []
         if cache.is_file():
-            self.module = load_exported_module(str(cache))
-            self.notes.append(f"loaded compiled module from {cache}")
-            return
+            try:
+                self.module = load_exported_module(str(cache))
+                self.notes.append(f"loaded compiled module from {cache}")
+                return
+            except Exception as exc:  # a stale or foreign cache must not stop the runner
+                self.notes.append(f"cached module {cache.name} does not load ({type(exc).__name__}); recompiling")
+                cache.unlink(missing_ok=True)
         self.module = self._compile()
         self._save(cache)
 
@@ -101,9 +113,11 @@ class TorchTensorRTRunner(Runner):
         """One file per model, precision, profile, library versions and GPU."""
         torch, tt = self._torch, self._tt
         gpu = gpu_info()
+        trt = try_import("tensorrt")
         tag = "|".join([
             self.entry.sha256, self.precision, ",".join(map(str, self.profile)), str(torch.__version__),
-            str(getattr(tt, "__version__", "?")), gpu.name if gpu else "", gpu.compute_capability if gpu else "",
+            str(getattr(tt, "__version__", "?")), str(getattr(trt, "__version__", "?")),
+            gpu.name if gpu else "", gpu.compute_capability if gpu else "",
         ])
         digest = hashlib.sha256(tag.encode()).hexdigest()[:16]
         folder = Path(self.options.get("cache_dir") or self.artifact_dir / "torch_trt_cache")
@@ -119,17 +133,9 @@ class TorchTensorRTRunner(Runner):
     def _compile(self) -> Any:
         torch, tt = self._torch, self._tt
         module = load_exported_module(str(self.model_path)).to("cuda")
-        low = torch.float16 if self.precision == "fp16" else torch.float32
-        kwargs: dict[str, Any] = {"ir": "dynamo", "inputs": self._inputs(), "min_block_size": 1,
-                                  "enabled_precisions": {low}}
         settings = set(inspect.signature(tt.dynamo.compile).parameters)
-        if self.precision == "fp16" and "enable_autocast" in settings:
-            kwargs.update(use_explicit_typing=True, enable_autocast=True)
-            for name in ("low_precision_type", "autocast_low_precision_type"):
-                if name in settings:
-                    kwargs[name] = torch.float16
-        elif self.precision == "fp16" and "use_explicit_typing" in settings:
-            kwargs["use_explicit_typing"] = False  # pre-autocast releases: fp16 via TensorRT 10 weak typing
+        kwargs = compile_kwargs(torch, self.precision, settings)
+        kwargs.update(ir="dynamo", inputs=self._inputs(), min_block_size=1)
         try:
             return tt.compile(module, **kwargs)
         except Exception as exc:  # compiler errors come in many types
@@ -142,13 +148,14 @@ class TorchTensorRTRunner(Runner):
         """Cache the compiled program (temp file, then rename); a failure only costs the next start."""
         params = set(inspect.signature(self._tt.save).parameters)
         key = "arg_inputs" if "arg_inputs" in params else "inputs"
-        tmp = cache.with_name(f".{cache.name}.tmp-{os.getpid()}")
         try:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            self._tt.save(self.module, str(tmp), output_format="exported_program", **{key: self._inputs()})
-            os.replace(tmp, cache)
+            with replacing(cache) as tmp:
+                self._tt.save(self.module, str(tmp), output_format="exported_program", **{key: self._inputs()})
+        except ValueError as exc:
+            version = getattr(self._tt, "__version__", "?")
+            self.notes.append(f"torch_tensorrt {version} cannot save a dynamic-shape module ({exc}); not cached "
+                              "(needs torch_tensorrt >= 2.11), so each start recompiles"[:300])
         except Exception as exc:  # caching is best-effort; the compiled module is used anyway
-            tmp.unlink(missing_ok=True)
             self.notes.append(f"could not cache the compiled module ({type(exc).__name__}: {exc})"[:200])
 
     def _infer(self, batch: np.ndarray) -> np.ndarray:
@@ -170,3 +177,30 @@ class TorchTensorRTRunner(Runner):
         self.module = None
         if getattr(self, "_torch", None) is not None:
             self._torch.cuda.empty_cache()
+
+
+def compile_kwargs(torch: Any, precision: str, settings: set[str]) -> dict[str, Any]:
+    """Precision arguments for ``torch_tensorrt.compile`` given the parameters its ``dynamo.compile`` has.
+
+    fp16 with autocast (2.10+): ``use_explicit_typing`` + ``enable_autocast`` + the low-precision
+    type, and ``enabled_precisions`` only as {fp32} (2.10-2.12 assert that; 2.13 has no such
+    parameter). Older releases: ``enabled_precisions={fp16}`` with weak typing.
+    """
+    kwargs: dict[str, Any] = {}
+    has_precisions = "enabled_precisions" in settings
+    if precision == "fp16" and "enable_autocast" in settings:
+        kwargs["enable_autocast"] = True
+        if "use_explicit_typing" in settings:  # 2.10-2.12; 2.13 is always explicitly typed
+            kwargs["use_explicit_typing"] = True
+        for name in ("low_precision_type", "autocast_low_precision_type"):
+            if name in settings:
+                kwargs[name] = torch.float16
+        if has_precisions:
+            kwargs["enabled_precisions"] = {torch.float32}
+        return kwargs
+    low = torch.float16 if precision == "fp16" else torch.float32
+    if has_precisions or not settings:
+        kwargs["enabled_precisions"] = {low}
+    if precision == "fp16" and "use_explicit_typing" in settings:
+        kwargs["use_explicit_typing"] = False  # pre-autocast releases: fp16 via TensorRT 10 weak typing
+    return kwargs

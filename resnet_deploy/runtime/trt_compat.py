@@ -9,13 +9,18 @@ developer guide ("Version Compatibility", "Hardware Compatibility") and the
 TensorRT-RTX guide ("CPU-Only AOT and TensorRT-RTX Engines"):
 
 - the engine family (TensorRT vs TensorRT-RTX) must match the installed module;
-- TensorRT: major.minor must match the installed library, unless the engine
-  was built version-compatible (then the same major and a newer-or-equal
-  library is enough);
+- the library version must match exactly ("By default, TensorRT engines are
+  compatible only with the version of TensorRT used to build them"; TensorRT-RTX:
+  "engines are not compatible between different releases"), unless a TensorRT
+  engine was built version-compatible: then any newer-or-equal runtime of the
+  same major, or the next major where NVIDIA's support matrix allows it
+  (8 -> 10, 10 -> 11);
 - TensorRT: the GPU's compute capability must equal the build GPU's, unless the
   engine was built hardware-compatible ("ampere_plus": any CC >= 8.0);
-- TensorRT-RTX engines are built without a GPU and run on CC 8.0 and newer by
-  default, or on the compute capabilities listed at build time;
+- TensorRT-RTX engines run on the compute capabilities they were built for: by
+  default 8.6, 8.9 and 12.0 (the RTX support matrix, 1.0-1.7: "portable across
+  devices with compute capabilities 8.6, 8.9, and 12.0"); not A100 (8.0) or
+  H100/H200 (9.0); Turing (7.5) only when targeted explicitly;
 - and there must be a GPU at all.
 
 Also here: the input-shape check against an engine's optimisation profile.
@@ -24,36 +29,78 @@ Also here: the input-shape check against an engine's optimisation profile.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from resnet_deploy.artifact import EngineRecord, FileEntry, Manifest
 from resnet_deploy.errors import EngineCompatibilityError, InvalidInputError
 from resnet_deploy.runtime.gpu import GpuInfo, parse_cc
 
-# family -> (python module, pip extra, display name)
-FAMILIES: dict[str, tuple[str, str, str]] = {
-    "tensorrt": ("tensorrt", "tensorrt", "TensorRT"),
-    "tensorrt-rtx": ("tensorrt_rtx", "tensorrt-rtx", "TensorRT-RTX"),
+
+@dataclass(frozen=True)
+class TrtFamily:
+    """One engine family: the one table the build side, the run side and the manifest share."""
+
+    name: str  # "tensorrt" | "tensorrt-rtx" (manifest value, --family choice, plan file suffix)
+    module: str  # the Python module that builds and runs it
+    extra: str  # the pip extra that installs it
+    label: str  # what messages call it
+
+
+FAMILIES: dict[str, TrtFamily] = {
+    "tensorrt": TrtFamily("tensorrt", "tensorrt", "tensorrt", "TensorRT"),
+    "tensorrt-rtx": TrtFamily("tensorrt-rtx", "tensorrt_rtx", "tensorrt-rtx", "TensorRT-RTX"),
 }
-RTX_DEFAULT_MIN_CC = (8, 0)  # TensorRT-RTX default targets: Ampere and newer (Turing needs SM75 set)
+# TensorRT-RTX engines built without explicit targets run on these (RTX support matrix, note under "Supported Hardware")
+RTX_DEFAULT_CCS: tuple[str, ...] = ("8.6", "8.9", "12.0")
 AMPERE_PLUS_MIN_CC = (8, 0)
+# version-compatible plans across a major boundary that NVIDIA supports (TensorRT 11 support matrix)
+CROSS_MAJOR_OK = {(8, 10), (10, 11)}
 
 
 def family_module(family: str) -> str:
-    return FAMILIES[family][0] if family in FAMILIES else family
+    return FAMILIES[family].module if family in FAMILIES else family
 
 
 def family_extra(family: str) -> str:
-    return FAMILIES[family][1] if family in FAMILIES else family
+    return FAMILIES[family].extra if family in FAMILIES else family
 
 
 def family_label(family: str) -> str:
-    return FAMILIES[family][2] if family in FAMILIES else family
+    return FAMILIES[family].label if family in FAMILIES else family
 
 
-def parse_version(text: str) -> tuple[int, int]:
-    """'10.3.0.26' -> (10, 3); raises ValueError on nonsense."""
+def rtx_can_run(targets: Sequence[str] | None, cc: tuple[int, int]) -> bool:
+    """Can a TensorRT-RTX engine built for ``targets`` (empty: the defaults) run on compute capability ``cc``?"""
+    return any(_cc(t) == cc for t in (targets or RTX_DEFAULT_CCS))
+
+
+def parse_version(text: str) -> tuple[int, ...]:
+    """'10.3.0.26' -> (10, 3, 0, 26); '11' -> (11,); raises ValueError on nonsense."""
     parts = str(text).strip().split(".")
-    return int(parts[0]), int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+    out = [int(parts[0])]
+    for part in parts[1:]:
+        if not part.isdigit():
+            break
+        out.append(int(part))
+    return tuple(out)
+
+
+def same_version(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    """Equal up to trailing zeros ('10.3' == '10.3.0'; '10.3.0' != '10.3.1')."""
+    n = max(len(a), len(b))
+    return a + (0,) * (n - len(a)) == b + (0,) * (n - len(b))
+
+
+def null_object_message(what: str, label: str, logger: Any, exc: BaseException | None) -> str:
+    """One line for a null Builder/Runtime: the logged cause and the usual fix (driver vs wheel)."""
+    logged = logger.last_error() if hasattr(logger, "last_error") else ""
+    cause = logged if logged and logged != "no error was logged" else (str(exc).splitlines()[0] if exc else "")
+    return (
+        f"{label} could not create its {what} ({cause or 'no reason logged'}); the NVIDIA driver is "
+        "probably missing or older than this wheel's CUDA needs: check nvidia-smi, or install the "
+        "wheel for your driver (resnet-deploy[tensorrt-cu12] for drivers < r580)"
+    )
 
 
 def engine_meta(manifest: Manifest, entry: FileEntry) -> EngineRecord | None:
@@ -116,17 +163,19 @@ def _check_version(meta: EngineRecord, path: str, built_label: str, installed: s
             f"engine '{path}' records an unreadable library version {meta.library_version!r}; rebuild it"
         ) from None
     label = family_label(meta.family)
-    if meta.version_compatible:
-        if here_v[0] != built_v[0] or here_v < built_v:
+    if meta.version_compatible and meta.family == "tensorrt":
+        major_ok = here_v[0] == built_v[0] or (built_v[0], here_v[0]) in CROSS_MAJOR_OK
+        if not major_ok or here_v < built_v:
             raise EngineCompatibilityError(
                 f"engine '{path}' is version-compatible from {built_label} within major "
                 f"{built_v[0]}, but {label} {installed} is installed; rebuild it with this version"
             )
         return
-    if here_v != built_v:
+    if not same_version(here_v, built_v):
         raise EngineCompatibilityError(
             f"engine '{path}' was built with {built_label} but {label} {installed} is installed "
-            f"(major.minor must match); rebuild it here or build with --version-compat"
+            f"(plans need the exact version that built them); rebuild it here"
+            + (" or build with --version-compat" if meta.family == "tensorrt" else "")
         )
 
 
@@ -134,17 +183,13 @@ def _check_gpu(meta: EngineRecord, path: str, gpu: GpuInfo) -> None:
     here = gpu.cc_tuple
     here_s = f"{gpu.name} (compute capability {gpu.compute_capability})"
     if meta.family == "tensorrt-rtx":
-        targets = meta.target_compute_capabilities
-        if targets:
-            if not any(_cc(t) == here for t in targets):
-                raise EngineCompatibilityError(
-                    f"engine '{path}' was built for compute capability {', '.join(map(str, targets))} "
-                    f"but this GPU is {here_s}; rebuild it for this GPU"
-                )
-        elif here < RTX_DEFAULT_MIN_CC:
+        targets = [str(t) for t in meta.target_compute_capabilities]
+        if not rtx_can_run(targets, here):
+            which = ", ".join(targets or RTX_DEFAULT_CCS)
             raise EngineCompatibilityError(
-                f"TensorRT-RTX engine '{path}' targets compute capability 8.0 and newer but this GPU is "
-                f"{here_s}; rebuild it for this GPU"
+                f"TensorRT-RTX engine '{path}' runs on compute capability {which} but this GPU is {here_s} "
+                "(TensorRT-RTX supports RTX-class GPUs, not A100/H100/H200); build a TensorRT engine "
+                "with --family tensorrt on this GPU"
             )
         return
     level = (meta.hardware_compatibility or "none").lower()

@@ -30,8 +30,17 @@ def gpu_artifact(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def gpu_engines(gpu_artifact) -> dict:
-    """precision -> EngineResult, built with the preferred family on this host."""
+    """precision -> EngineResult: TensorRT where installed, else TensorRT-RTX if this GPU can run it."""
+    from resnet_deploy._optional import is_available
     from resnet_deploy.engines import EngineConfig, build_engine
+    from resnet_deploy.runtime.gpu import gpu_info
+    from resnet_deploy.runtime.trt_compat import RTX_DEFAULT_CCS, rtx_can_run
 
-    return {p: build_engine(gpu_artifact, EngineConfig(precision=p, min_batch=1, opt_batch=8, max_batch=32))
+    family = "tensorrt" if is_available("tensorrt") else "tensorrt-rtx"
+    gpu = gpu_info()
+    if family == "tensorrt-rtx" and gpu is not None and not rtx_can_run(RTX_DEFAULT_CCS, gpu.cc_tuple):
+        pytest.skip(f"only TensorRT-RTX is installed and its engines do not run on {gpu.name} "
+                    f"(compute capability {gpu.compute_capability}); install tensorrt")
+    return {p: build_engine(gpu_artifact, EngineConfig(precision=p, family=family, min_batch=1, opt_batch=8,
+                                                       max_batch=32))
             for p in ("fp32", "fp16", "int8")}

@@ -9,6 +9,7 @@ import textwrap
 
 import pytest
 
+from resnet_deploy._optional import is_available
 from resnet_deploy.artifact import ArtifactError, make_entry, read_manifest, update_manifest
 from resnet_deploy.cli.engine_cmd import make_engine_config, parse_batch
 from resnet_deploy.engines import EngineConfig, EngineMeta, engine_rel_path, source_entry
@@ -118,3 +119,23 @@ def test_cli_without_tensorrt_prints_one_error_line_and_exits_2(onnx_artifact):
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "resnet-deploy[tensorrt-rtx]" in lines[0]
     assert "Traceback" not in res.stderr and not (onnx_artifact / "engines").exists()
+
+
+@pytest.mark.skipif(not is_available("tensorrt_rtx"), reason="needs the tensorrt_rtx module")
+def test_auto_does_not_build_rtx_engines_for_a_gpu_that_cannot_run_them(monkeypatch):
+    """Only TensorRT-RTX installed, an H200 present: auto refuses in one line instead of building a plan
+    that would fail at load (RTX runs on 8.6/8.9/12.0); an RTX-class GPU or --family tensorrt-rtx still build."""
+    from resnet_deploy.engines import build as build_mod
+    from resnet_deploy.runtime.gpu import GpuInfo
+
+    real = build_mod.try_import
+    monkeypatch.setattr(build_mod, "try_import", lambda name: None if name == "tensorrt" else real(name))
+    monkeypatch.setattr(build_mod, "gpu_info", lambda: GpuInfo("NVIDIA H200", "9.0", 143771, "580.65"))
+    with pytest.raises(ResNetDeployError) as info:
+        build_mod.select_family("auto")
+    msg = str(info.value)
+    assert "NVIDIA H200, compute capability 9.0" in msg and "8.6, 8.9, 12.0" in msg and "\n" not in msg
+    assert "resnet-deploy[tensorrt]" in msg and "--family tensorrt-rtx" in msg
+    assert build_mod.select_family("tensorrt-rtx")[0] == "tensorrt-rtx"  # explicit: build for another GPU
+    monkeypatch.setattr(build_mod, "gpu_info", lambda: GpuInfo("NVIDIA GeForce RTX 4090", "8.9", 24564, "580.65"))
+    assert build_mod.select_family("auto")[0] == "tensorrt-rtx"

@@ -39,6 +39,28 @@ def test_parse_nvidia_smi_rejects_unusable_rows():
     assert parse_nvidia_smi("No devices were found\n") is None
 
 
+SMI_MIXED = ("0, GPU-aaaa1111-0000, NVIDIA A100-SXM4-80GB, 8.0, 81920, 580.65\n"
+             "1, GPU-bbbb2222-0000, NVIDIA GeForce RTX 4090, 8.9, 24564, 580.65\n")
+
+
+def test_cuda_visible_devices_picks_the_gpu_cuda_uses():
+    """nvidia-smi lists every GPU; CUDA sees CUDA_VISIBLE_DEVICES' list, in its order."""
+    assert parse_nvidia_smi(SMI_MIXED).name == "NVIDIA A100-SXM4-80GB"
+    assert parse_nvidia_smi(SMI_MIXED, None).count == 2
+    one = parse_nvidia_smi(SMI_MIXED, "1")
+    assert one.name == "NVIDIA GeForce RTX 4090" and one.compute_capability == "8.9" and one.count == 1
+    assert parse_nvidia_smi(SMI_MIXED, "1,0").name == "NVIDIA GeForce RTX 4090"
+    assert parse_nvidia_smi(SMI_MIXED, "GPU-bbbb").name == "NVIDIA GeForce RTX 4090"  # UUID prefix
+    assert parse_nvidia_smi(SMI_MIXED, "bbbb2222").name == "NVIDIA GeForce RTX 4090"
+    assert parse_nvidia_smi(SMI_MIXED, "7") is None  # names no device: CUDA sees none
+    assert parse_nvidia_smi(SMI_MIXED, "0,7,1").count == 1  # the list ends at the first invalid entry
+
+
+def test_query_honours_cuda_visible_devices(tmp_path, monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
+    assert gpu_mod.query_nvidia_smi(_fake_smi(tmp_path, SMI_MIXED)).name == "NVIDIA GeForce RTX 4090"
+
+
 def _fake_smi(tmp_path: Path, body: str, code: int = 0) -> str:
     exe = tmp_path / "nvidia-smi"
     exe.write_text(f"#!/bin/sh\ncat <<'EOF'\n{body}EOF\nexit {code}\n")
@@ -53,7 +75,7 @@ def test_query_runs_nvidia_smi_with_the_documented_query(tmp_path):
     info = gpu_mod.query_nvidia_smi(str(exe))
     assert info is not None and info.name == "NVIDIA L4" and info.memory_mib == 23034
     args = (tmp_path / "args").read_text()
-    assert "--query-gpu=name,compute_cap,memory.total,driver_version" in args
+    assert "--query-gpu=index,uuid,name,compute_cap,memory.total,driver_version" in args
     assert "--format=csv,noheader,nounits" in args
 
 

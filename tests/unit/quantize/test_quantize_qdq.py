@@ -78,20 +78,47 @@ def test_tensorrt_target_zero_points_are_all_zero(qmodels) -> None:
         assert not zp.any(), n.name
 
 
-def test_tensorrt_target_quantizes_both_inputs_of_every_residual_add(qmodels) -> None:
-    model = onnx.load(str(qmodels.tensorrt))
+def residual_placement(model) -> list[tuple[str, str]]:
+    """For every residual Add: (what feeds the conv-branch input, what feeds the identity input).
+
+    Each is "qdq" (DequantizeLinear <- QuantizeLinear) or the op type of the producer.
+    The branches are told apart by torchvision's names, independently of the code under
+    test: the main branch ends in the block's last ``convN`` (``/layer1/layer1.0/conv2/Conv``);
+    the shortcut is a Relu/MaxPool output or a ``downsample`` conv.
+    """
     producer = {o: n for n in model.graph.node for o in n.output}
-    adds = [n for n in model.graph.node if n.op_type == "Add" and all(i in producer for i in n.input)]
-    assert len(adds) == 8
-    downsample_fed = 0
-    for add in adds:
-        for name in add.input:
-            dq = producer[name]
-            assert dq.op_type == "DequantizeLinear", (add.name, name)
-            q = producer[dq.input[0]]
-            assert q.op_type == "QuantizeLinear", (add.name, name)
-            downsample_fed += "downsample" in q.input[0]
-    assert downsample_fed == 3  # the identity branch of the 3 strided blocks is a conv
+
+    def source(name: str):
+        node = producer[name]
+        if node.op_type == "DequantizeLinear":
+            q = producer[node.input[0]]
+            assert q.op_type == "QuantizeLinear"
+            return "qdq", producer[q.input[0]]
+        return node.op_type, node
+
+    out = []
+    for add in (n for n in model.graph.node if n.op_type == "Add" and all(i in producer for i in n.input)):
+        feeds = [source(i) for i in add.input]
+        main = [k for k, (_, node) in enumerate(feeds)
+                if node.op_type == "Conv" and "/conv" in node.name and "downsample" not in node.name]
+        assert len(main) == 1, (add.name, [node.name for _, node in feeds])
+        k = main[0]
+        out.append((feeds[k][0], feeds[1 - k][0] + ("+downsample" if "downsample" in feeds[1 - k][1].name else "")))
+    return out
+
+
+def test_tensorrt_target_puts_qdq_on_the_identity_input_of_every_residual_add_only(qmodels) -> None:
+    placement = residual_placement(onnx.load(str(qmodels.tensorrt)))
+    assert len(placement) == 8
+    assert all(conv == "Conv" for conv, _ in placement), placement  # conv branch reaches the Add in float
+    assert all(ident.startswith("qdq") for _, ident in placement), placement  # the shortcut is int8
+    assert sum(ident == "qdq+downsample" for _, ident in placement) == 3  # strided blocks: downsample conv
+
+
+def test_cpu_target_keeps_qdq_on_both_residual_inputs(qmodels) -> None:
+    """ORT's CPU kernels want QLinearAdd: both inputs quantized; the TensorRT rewrite must not touch cpu."""
+    placement = residual_placement(onnx.load(str(qmodels.cpu)))
+    assert len(placement) == 8 and all(conv == "qdq" and ident.startswith("qdq") for conv, ident in placement)
 
 
 def test_excluded_node_stays_float_and_the_rest_stays_int8(qmodels) -> None:

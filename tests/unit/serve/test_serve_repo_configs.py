@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from serve_toy import CLASSES, LABELS, SIZE, build_toy_artifact
 
+from resnet_deploy.artifact import read_manifest, update_manifest
 from resnet_deploy.errors import ArtifactError, ResNetDeployError
 from resnet_deploy.serve.triton_repo import RepoConfig, profile_max_batch, write_triton_repo
 
@@ -171,6 +172,24 @@ def test_missing_files_and_rtx_only_engines(tmp_path: Path) -> None:
         write_triton_repo(plain, RepoConfig(out=tmp_path / "r2", backend="tensorrt", precision="int8"))
     with pytest.raises(ArtifactError, match="does not exist"):
         write_triton_repo(tmp_path / "nowhere", RepoConfig(out=tmp_path / "r3"))
+    # an artifact whose only int8 engine is TensorRT-RTX: Triton's tensorrt backend cannot load it
+    rtx_only = build_toy_artifact(tmp_path / "rtx", extras=True)
+    trt_plan = "engines/model.int8-tensorrt.tensorrt.plan"
+    (rtx_only / trt_plan).unlink()
+
+    def drop_trt(m) -> None:
+        m.files = [f for f in m.files if f.path != trt_plan]
+        m.engines = [e for e in m.engines if e["path"] != trt_plan]
+
+    update_manifest(rtx_only, drop_trt)
+    assert [e["family"] for e in read_manifest(rtx_only).engines] == ["tensorrt-rtx"]
+    with pytest.raises(ArtifactError, match=r"no TensorRT int8 engine \(only TensorRT-RTX engines, which Triton") as info:
+        write_triton_repo(rtx_only, RepoConfig(out=tmp_path / "r4", backend="tensorrt", precision="int8"))
+    assert "\n" not in str(info.value) and not (tmp_path / "r4").exists()
+    # the same artifact with its TensorRT engine kept is accepted: the refusal is about the family
+    full = build_toy_artifact(tmp_path / "full", extras=True)
+    write_triton_repo(full, RepoConfig(out=tmp_path / "r5", backend="tensorrt", precision="int8"))
+    assert (tmp_path / "r5").is_dir()
 
 
 def test_existing_output_needs_force_and_failed_write_leaves_it_intact(toy_artifact: Path, tmp_path: Path) -> None:
