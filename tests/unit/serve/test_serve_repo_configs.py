@@ -179,10 +179,10 @@ def test_missing_files_and_rtx_only_engines(tmp_path: Path) -> None:
 
     def drop_trt(m) -> None:
         m.files = [f for f in m.files if f.path != trt_plan]
-        m.engines = [e for e in m.engines if e["path"] != trt_plan]
+        m.engines = [e for e in m.engines if e.path != trt_plan]
 
     update_manifest(rtx_only, drop_trt)
-    assert [e["family"] for e in read_manifest(rtx_only).engines] == ["tensorrt-rtx"]
+    assert [e.family for e in read_manifest(rtx_only).engines] == ["tensorrt-rtx"]
     with pytest.raises(ArtifactError, match=r"no TensorRT int8 engine \(only TensorRT-RTX engines, which Triton") as info:
         write_triton_repo(rtx_only, RepoConfig(out=tmp_path / "r4", backend="tensorrt", precision="int8"))
     assert "\n" not in str(info.value) and not (tmp_path / "r4").exists()
