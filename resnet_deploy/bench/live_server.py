@@ -12,6 +12,7 @@ SIGTERM (its clean shutdown path) whatever happens.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -19,7 +20,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,23 @@ def _stop(proc: subprocess.Popen[str]) -> None:
             proc.wait()
 
 
+@contextlib.contextmanager
+def serve_process(artifact: Path, backend: str, max_batch: int = 16) -> Iterator[dict[str, Any]]:
+    """``resnet-deploy serve`` in its own process on free loopback ports, its models ready.
+
+    Yields what ``serve --json`` printed (URLs, model and input names); SIGTERM on exit.
+    """
+    proc = subprocess.Popen(_serve_command(artifact, backend, max_batch), stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    try:
+        info = _wait_ready(proc)
+        for model in info["models"]:
+            _wait_model_ready(info["http"], model)
+        yield info
+    finally:
+        _stop(proc)
+
+
 def run_live_server(
     artifact: str | os.PathLike[str],
     backend: str,
@@ -128,12 +146,8 @@ def run_live_server(
     data = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     res = LiveServerResult(backend=backend, bound_ms=bound_ms, duration_s=duration_s,
                            simulated_max_rate_qps=simulated_max_rate)
-    proc = subprocess.Popen(_serve_command(art, backend, max_batch), stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True, start_new_session=True)
-    try:
-        info = _wait_ready(proc)
+    with serve_process(art, backend, max_batch) as info:
         model = info["models"][0]
-        _wait_model_ready(info["http"], model)
         res.server = {k: info.get(k) for k in ("http", "grpc", "backend", "models")}
         inputs = [RequestInput(info["inputs"][model], data, "FP32")]
         for proto in protocols:
@@ -143,6 +157,4 @@ def run_live_server(
                      for i, r in enumerate(rates)]
             res.rates[proto] = [c.to_dict() for c in curve]
             res.max_rate_qps[proto] = max_rate_within(curve, bound_ms)
-    finally:
-        _stop(proc)
     return res
