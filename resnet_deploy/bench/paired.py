@@ -44,7 +44,7 @@ class PairedMetric:
                     ratio_min=min(r, default=None), ratio_max=max(r, default=None), rounds_won=won)
 
 
-def _measure(runner: Runner, shape: Sequence[int], batches: Sequence[int], plan: TimingPlan) -> dict[int, float]:
+def measure(runner: Runner, shape: Sequence[int], batches: Sequence[int], plan: TimingPlan) -> dict[int, float]:
     """Activate, time every batch size, release: batch 1 -> p50 ms, larger -> images/s."""
     out: dict[int, float] = {}
     runner.activate()
@@ -57,23 +57,28 @@ def _measure(runner: Runner, shape: Sequence[int], batches: Sequence[int], plan:
     return out
 
 
+Measure = Callable[[list[int]], dict[int, float]]  # batches -> batch 1: p50 ms, larger: images/s
+
+
 def paired_rounds(
-    make_ours: Callable[[], Runner],
-    make_peer: Callable[[], Runner],
-    shape: Sequence[int],
+    measure_ours: Measure,
+    measure_peer: Measure,
     batches: Sequence[int],
-    plan: TimingPlan,
     rounds: int,
     on_round: Callable[[], None] | None = None,
 ) -> dict[str, PairedMetric]:
-    """Alternate ours and the peer for ``rounds`` rounds at ``batches`` (1 = latency, else throughput)."""
+    """Alternate ours and the peer for ``rounds`` rounds at ``batches`` (1 = latency, else throughput).
+
+    Each ``measure_*`` call activates, times and releases one runner; ``run_bench``
+    passes ones that do it in a fresh process each time (``bench.isolated``).
+    """
     metrics = {bs: PairedMetric("p50_ms" if bs == 1 else "throughput", bs, "lower" if bs == 1 else "higher")
                for bs in sorted(set(int(b) for b in batches))}
     for i in range(rounds):
-        order = [("ours", make_ours), ("peer", make_peer)]
+        order = [("ours", measure_ours), ("peer", measure_peer)]
         if i % 2:
             order.reverse()
-        got = {side: _measure(make(), shape, list(metrics), plan) for side, make in order}
+        got = {side: fn(list(metrics)) for side, fn in order}
         for bs, metric in metrics.items():
             metric.ours.append(got["ours"][bs])
             metric.peer.append(got["peer"][bs])
@@ -84,9 +89,8 @@ def paired_rounds(
 
 def paired_vs_peer(
     comparison: dict[str, Any],
-    factories: dict[str, Callable[[], Runner]],
-    make_peer: Callable[[], Runner],
-    shape: Sequence[int],
+    measures: dict[str, Measure],
+    measure_peer: Measure,
     plan: TimingPlan,
     rounds: int,
     on_round: Callable[[], None] | None = None,
@@ -94,18 +98,17 @@ def paired_vs_peer(
     """Head-to-head rounds for the backends ``comparison`` (``peer_comparison``) named as our best.
 
     The best batch-1 backend and the best throughput backend may differ; each is
-    paired with the peer at its own batch size. ``factories`` maps spec -> runner maker.
+    paired with the peer at its own batch size. ``measures`` maps spec -> measure function.
     """
     jobs: dict[str, list[int]] = {}
     for key in ("latency", "throughput"):
         part = comparison.get(key)
-        if part and part.get("backend") in factories:
+        if part and part.get("backend") in measures:
             jobs.setdefault(part["backend"], []).append(int(part["batch"]))
     out: dict[str, Any] = {"rounds": rounds, "timing": plan.describe(),
                            "order": "alternating: ours first in odd rounds, the peer first in even ones"}
     for spec, batches in jobs.items():
-        for key, metric in paired_rounds(factories[spec], make_peer, shape, batches, plan, rounds,
-                                         on_round).items():
+        for key, metric in paired_rounds(measures[spec], measure_peer, batches, rounds, on_round).items():
             out[key] = dict(metric.summary(), backend=spec)
     return out
 

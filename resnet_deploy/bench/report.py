@@ -43,6 +43,8 @@ class BackendRow:
     memory: dict[str, Any] | None = None
     drift: dict[str, Any] | None = None
     samples_ms: list[float] = field(default_factory=list)  # raw batch-1 latencies
+    noise: dict[str, Any] | None = None  # other processes' CPU use while timing (bench.noise)
+    isolation: dict[str, Any] | None = None  # the timed child process (bench.isolated)
     notes: list[str] = field(default_factory=list)
 
     @property

@@ -13,6 +13,7 @@ with a note when torch cannot run). Reports are written atomically to
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,12 +25,13 @@ from resnet_deploy.artifact import Manifest, load_manifest, now_iso, update_mani
 from resnet_deploy.bench import scenarios as sc
 from resnet_deploy.bench.config import BenchConfig
 from resnet_deploy.bench.drift import collect_outputs, drift_row, load_eval_set
+from resnet_deploy.bench.isolated import measure_side, save_eval, save_peer, time_row
 from resnet_deploy.bench.machine import machine_info, usable_cores
 from resnet_deploy.bench.memory import MemorySampler
+from resnet_deploy.bench.noise import NoiseProbe
 from resnet_deploy.bench.paired import jobs_count, paired_vs_peer
 from resnet_deploy.bench.peer import (
     PeerModel,
-    PeerRunner,
     default_calib_data,
     probe_peer,
     quantize_peer,
@@ -122,7 +124,9 @@ def bench_runner(
                 if out.shape != want:
                     raise ResNetDeployError(f"output shape {out.shape}, expected {want}")
         row.memory = mem.result.to_dict() if mem.result else None
-        results, raw, skipped = sweep(runner, input_shape, sizes, cfg.plan, cfg.repeats)
+        with NoiseProbe() as noise:
+            results, raw, skipped = sweep(runner, input_shape, sizes, cfg.plan, cfg.repeats)
+        row.noise = noise.result.to_dict() if noise.result else None
         if evalset is not None:
             outputs = collect_outputs(runner, evalset, cfg.eval_batch)
     except (BackendUnavailableError, MissingDependencyError) as exc:
@@ -145,7 +149,6 @@ def bench_runner(
     if 1 in raw:
         row.samples_ms = _thin(raw[1])
     add_scenarios(row, cfg, raw)
-    ui.info(_headline(row))
     return outputs
 
 
@@ -226,35 +229,12 @@ def run_bench(
     report.harness = {"null_runner_ms": overhead.to_dict(), "method": "NullRunner through the same timing loop"}
     peer_model, peer_row = _prepare_peer(art, manifest, cfg, threads, report, ui) if want_peer else (None, None)
     shape = tuple(int(v) for v in manifest.input.shape[1:])
-    outputs: dict[str, np.ndarray] = {}
-    runnable = sum(1 for c in cands if not c.skip_reason) + int(peer_model is not None)
-    with ui.progress("benchmarking backends", total=runnable) as advance:
-        for c in cands:
-            row = _new_row(c, threads)
-            report.rows.append(row)
-            if not row.ok:
-                continue
-            out = bench_runner(lambda c=c: make_runner(art, manifest, c, threads=threads),
-                               row, cfg, shape, evalset, ui)
-            if out is not None:
-                outputs[row.spec] = out
-            advance(1)
-        if peer_row is not None:
-            report.rows.append(peer_row)
-            if peer_model is not None:
-                out = bench_runner(lambda: PeerRunner(art, manifest, peer_model, threads=threads),
-                                   peer_row, cfg, shape, evalset, ui)
-                if out is not None:
-                    outputs[peer_row.spec] = out
-                advance(1)
+    outputs = _time_rows(report, art, cands, peer_row, peer_model, cfg, threads, shape, evalset, ui)
     if evalset is not None and ref_cand is not None:
         _add_drift(report, art, manifest, ref_cand, evalset, outputs, cfg, threads, ui)
-    report.peer_comparison = peer_comparison(report.rows)
     hw = report.machine.get("int8_note")
     if hw and any(r.ok and r.precision == "int8" for r in report.rows):
         report.notes.append(hw)
-    if cfg.paired_rounds and peer_model is not None and report.peer_comparison:
-        _add_paired(report, art, manifest, cands, peer_model, cfg, threads, shape, ui)
     fastest = min((r.p50_ms for r in report.ok_rows if r.p50_ms), default=None)
     if fastest:
         report.harness.update(overhead_pct=overhead_percent(overhead, fastest), vs_p50_ms=fastest)
@@ -279,21 +259,58 @@ def run_bench(
     return report
 
 
+def _time_rows(
+    report: BenchReport, art: Path, cands: list[Candidate], peer_row: BackendRow | None,
+    peer_model: PeerModel | None, cfg: BenchConfig, threads: int, shape: tuple[int, ...],
+    evalset: EvalSet | None, ui: Reporter,
+) -> dict[str, np.ndarray]:
+    """Time every row, then the head-to-head rounds, each in its own fresh process (``bench.isolated``).
+
+    The eval inputs and the peer model go to a scratch folder the children read; returns
+    each row's eval outputs for the drift computed afterwards, in this process.
+    """
+    outputs: dict[str, np.ndarray] = {}
+    runnable = sum(1 for c in cands if not c.skip_reason) + int(peer_model is not None)
+    with tempfile.TemporaryDirectory(prefix="resnet-deploy-bench-") as scratch:
+        work = Path(scratch)
+        eval_ref = save_eval(evalset, work) if evalset is not None else None
+        if peer_model is not None:
+            peer_model = save_peer(peer_model, work)
+        jobs: list[tuple[BackendRow, PeerModel | None]] = [(_new_row(c, threads), None) for c in cands]
+        if peer_row is not None:
+            jobs.append((peer_row, peer_model))
+        with ui.progress("benchmarking backends (each in its own process)", total=runnable) as advance:
+            for row, peer in jobs:
+                if row.ok and (peer is not None or not row.peer):
+                    row, out = time_row(art, row, cfg, shape, eval_ref, peer)
+                    if out is not None:
+                        outputs[row.spec] = out
+                    ui.info(_headline(row))
+                    advance(1)
+                report.rows.append(row)
+        report.peer_comparison = peer_comparison(report.rows)
+        if cfg.paired_rounds and peer_model is not None and report.peer_comparison:
+            _add_paired(report, art, cands, peer_model, cfg, threads, shape, ui)
+    return outputs
+
+
 def _add_paired(
-    report: BenchReport, art: Path, manifest: Manifest, cands: list[Candidate], peer_model: PeerModel,
+    report: BenchReport, art: Path, cands: list[Candidate], peer_model: PeerModel,
     cfg: BenchConfig, threads: int, shape: tuple[int, ...], ui: Reporter,
 ) -> None:
-    """Head-to-head rounds of our best backends against the peer (``bench.paired``)."""
+    """Head-to-head rounds of our best backends against the peer (``bench.paired``), each side of
+    each round in its own fresh process."""
     pc = report.peer_comparison or {}
-    factories: dict[str, Callable[[], Runner]] = {
-        c.spec: (lambda c=c: make_runner(art, manifest, c, threads=threads)) for c in cands if not c.skip_reason
+    measures: dict[str, Callable[[list[int]], dict[int, float]]] = {
+        c.spec: (lambda b, c=c: measure_side(art, c.spec, threads, shape, b, cfg.plan))
+        for c in cands if not c.skip_reason
     }
     total = cfg.paired_rounds * jobs_count(pc)
     try:
         with ui.progress("head-to-head rounds vs the peer", total=total) as advance:
             pc["paired"] = paired_vs_peer(
-                pc, factories, lambda: PeerRunner(art, manifest, peer_model, threads=threads),
-                shape, cfg.plan, cfg.paired_rounds, on_round=lambda: advance(1),
+                pc, measures, lambda b: measure_side(art, PEER_BACKEND, threads, shape, b, cfg.plan, peer_model),
+                cfg.plan, cfg.paired_rounds, on_round=lambda: advance(1),
             )
     except Exception as exc:  # the table's figures stand without the rounds
         report.notes.append(f"head-to-head rounds failed: {_one_line(exc)}")

@@ -196,6 +196,21 @@ def _triton_config(cfg: ServeConfig, ports: dict[str, int]) -> Any:
     )
 
 
+ACCESS_TOKEN_ENV = "RESNET_DEPLOY_SERVE_ACCESS_TOKEN"
+
+
+def _security_config() -> Any:
+    """PyTriton guards statistics/repository/logging endpoints with a token; let operators set it.
+
+    By default PyTriton invents a random token, so monitoring and ``perf_analyzer``
+    (which reads per-model statistics) are refused. With the token in
+    ``$RESNET_DEPLOY_SERVE_ACCESS_TOKEN`` they pass it as the ``triton-access-token`` header.
+    """
+    from pytriton.triton import TritonSecurityConfig
+
+    return TritonSecurityConfig(access_token=os.environ.get(ACCESS_TOKEN_ENV) or None)
+
+
 def launch(artifact_dir: str | os.PathLike[str], cfg: ServeConfig | None = None) -> RunningServer:
     """Load, bind and start; the caller must ``stop()`` the returned server."""
     cfg = cfg or ServeConfig()
@@ -232,7 +247,7 @@ def _start_triton(
     """Bind the tensor and image models (one infer function per instance) and start Triton."""
     prepare_triton_environment()  # before Triton spawns the server and its Python stubs
     from pytriton.model_config import DynamicBatcher, ModelConfig
-    from pytriton.triton import Triton
+    from pytriton.triton import Triton, TritonLifecyclePolicy
 
     model_config = ModelConfig(
         batching=cfg.max_batch > 1, max_batch_size=cfg.max_batch,
@@ -240,7 +255,11 @@ def _start_triton(
     )
     fns = [make_infer_functions(p, spec) for p in predictors]
     with _transport(cfg.instances):
-        triton = Triton(config=_triton_config(cfg, ports))
+        # Models are written to a local store before Triton starts, so Triton loads them before it
+        # opens its endpoints: /v2/health/ready is 200 only once every model can answer.
+        triton = Triton(config=_triton_config(cfg, ports), security_config=_security_config(),
+                        triton_lifecycle_policy=TritonLifecyclePolicy(launch_triton_on_startup=False,
+                                                                      local_model_store=True))
         server._triton = triton  # so stop() works even if run() fails half-way
         triton.bind(
             model_name=server.model_name, infer_func=[f[0] for f in fns],

@@ -7,7 +7,13 @@ import time
 import numpy as np
 import pytest
 
-from resnet_deploy.bench.paired import PairedMetric, jobs_count, paired_rounds, paired_vs_peer
+from resnet_deploy.bench.paired import (
+    PairedMetric,
+    jobs_count,
+    measure,
+    paired_rounds,
+    paired_vs_peer,
+)
 from resnet_deploy.bench.render import paired_lines
 from resnet_deploy.bench.report import BenchReport
 from resnet_deploy.bench.suite import check_targets
@@ -34,10 +40,14 @@ class SleepRunner(NullRunner):
         return np.zeros((batch.shape[0], 3), np.float32)
 
 
+def _measuring(name: str, per_image_s: float, log: list[str]):
+    """A measure function like run_bench's (which does the same in a fresh process)."""
+    return lambda batches: measure(SleepRunner(name, per_image_s, log), (3, 8, 8), batches, PLAN)
+
+
 def test_rounds_alternate_and_release_each_runner() -> None:
     log: list[str] = []
-    got = paired_rounds(lambda: SleepRunner("ours", 0.001, log), lambda: SleepRunner("peer", 0.004, log),
-                        (3, 8, 8), [1, 4], PLAN, rounds=3)
+    got = paired_rounds(_measuring("ours", 0.001, log), _measuring("peer", 0.004, log), [1, 4], rounds=3)
     assert log == ["+ours", "-ours", "+peer", "-peer",  # round 1: ours first
                    "+peer", "-peer", "+ours", "-ours",  # round 2: the peer first
                    "+ours", "-ours", "+peer", "-peer"]
@@ -61,9 +71,9 @@ def test_summary_statistics_against_hand_computed_values() -> None:
 def test_different_best_backends_are_each_paired_at_their_own_batch() -> None:
     log: list[str] = []
     comparison = {"latency": {"backend": "a", "batch": 1}, "throughput": {"backend": "b", "batch": 4}}
-    factories = {"a": lambda: SleepRunner("a", 0.001, log), "b": lambda: SleepRunner("b", 0.002, log)}
+    measures = {"a": _measuring("a", 0.001, log), "b": _measuring("b", 0.002, log)}
     assert jobs_count(comparison) == 2
-    out = paired_vs_peer(comparison, factories, lambda: SleepRunner("peer", 0.002, log), (3, 8, 8), PLAN, 2)
+    out = paired_vs_peer(comparison, measures, _measuring("peer", 0.002, log), PLAN, 2)
     assert out["latency"]["backend"] == "a" and out["latency"]["batch"] == 1
     assert out["throughput"]["backend"] == "b" and out["throughput"]["batch"] == 4
     assert log.count("+a") == 2 and log.count("+b") == 2 and log.count("+peer") == 4

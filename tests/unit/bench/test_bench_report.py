@@ -16,7 +16,8 @@ from resnet_deploy.bench.render import rich_table, to_csv, to_markdown
 from resnet_deploy.bench.report import BenchReport, load_report, peer_comparison
 
 ROW_KEYS = {"spec", "backend", "status", "key", "reason", "file", "precision", "device", "threads", "peer",
-            "activate_s", "batches", "skipped_batches", "scenarios", "memory", "drift", "samples_ms", "notes"}
+            "activate_s", "batches", "skipped_batches", "scenarios", "memory", "drift", "samples_ms", "notes",
+            "noise", "isolation"}
 TOP_KEYS = {"schema", "artifact", "model", "machine", "config", "rows", "reference", "harness",
             "peer_comparison", "selection", "notes", "files", "created_at", "seconds"}
 

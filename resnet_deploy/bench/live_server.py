@@ -1,0 +1,160 @@
+"""The MLPerf Server scenario for real: open-loop Poisson load on a live ``serve`` on loopback.
+
+The simulated Server scenario (``scenarios.server``) replays measured service
+times through a queue model; this runs the real thing, the way a service would
+meet its traffic: ``resnet-deploy serve`` starts in its own process on
+127.0.0.1 (free ports), and ``serve.openloop`` offers increasing Poisson rates
+over HTTP and gRPC. Per rate it records the achieved rate, p50/p90/p99 latency
+and errors, and the highest rate whose p99 stayed within the bound, which the
+report sets beside the simulation's prediction. The server is stopped with
+SIGTERM (its clean shutdown path) whatever happens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from resnet_deploy.errors import ResNetDeployError
+
+RATE_FACTORS = (0.25, 0.5, 0.75, 1.0, 1.25)  # of the simulated max rate, when no rates are given
+READY_TIMEOUT_S = 180.0
+
+
+@dataclass
+class LiveServerResult:
+    """Live Server scenario of one backend: one curve per protocol, and the simulation beside it."""
+
+    backend: str
+    bound_ms: float
+    duration_s: float
+    rates: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # protocol -> RateResult dicts
+    max_rate_qps: dict[str, float | None] = field(default_factory=dict)
+    simulated_max_rate_qps: float | None = None
+    server: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"backend": self.backend, "bound_ms": self.bound_ms, "duration_s": self.duration_s,
+                "rates": self.rates, "max_rate_qps": self.max_rate_qps,
+                "simulated_max_rate_qps": self.simulated_max_rate_qps, "server": self.server,
+                "method": "open-loop Poisson arrivals (serve.openloop) against resnet-deploy serve on 127.0.0.1"}
+
+
+def _serve_command(artifact: Path, backend: str, max_batch: int) -> list[str]:
+    return [sys.executable, "-c", "from resnet_deploy.cli import main; main()", "serve", str(artifact),
+            "--backend", backend, "--host", "127.0.0.1", "--http-port", "0", "--grpc-port", "0",
+            "--metrics-port", "0", "--max-batch", str(max_batch), "--json"]
+
+
+def _wait_ready(proc: subprocess.Popen[str]) -> dict[str, Any]:
+    """The JSON line ``serve --json`` prints once up (ports, model names)."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        line = line.strip()
+        if line.startswith("{"):
+            info = json.loads(line)
+            if info.get("status") == "ready":
+                return info
+    raise ResNetDeployError(
+        f"the server for the live Server scenario did not come up (exit code {proc.poll()}); "
+        "run 'resnet-deploy serve ARTIFACT' alone to see why"
+    )
+
+
+def _wait_model_ready(http_url: str, model: str) -> None:
+    """Poll the model's own readiness endpoint: the server's readiness may come earlier."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    url = f"{http_url}/v2/models/{model}/ready"
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise ResNetDeployError(f"model '{model}' never became ready at {url}; see the server's log")
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextlib.contextmanager
+def serve_process(artifact: Path, backend: str, max_batch: int = 16) -> Iterator[dict[str, Any]]:
+    """``resnet-deploy serve`` in its own process on free loopback ports, its models ready.
+
+    Yields what ``serve --json`` printed (URLs, model and input names); SIGTERM on exit.
+    """
+    proc = subprocess.Popen(_serve_command(artifact, backend, max_batch), stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    try:
+        info = _wait_ready(proc)
+        for model in info["models"]:
+            _wait_model_ready(info["http"], model)
+        yield info
+    finally:
+        _stop(proc)
+
+
+def run_live_server(
+    artifact: str | os.PathLike[str],
+    backend: str,
+    *,
+    bound_ms: float,
+    rates: Sequence[float] | None = None,
+    simulated_max_rate: float | None = None,
+    protocols: Sequence[str] = ("http", "grpc"),
+    duration_s: float = 5.0,
+    max_batch: int = 16,
+) -> LiveServerResult:
+    """Start ``serve`` for ``backend``, offer each rate on each protocol, stop it; see module docstring."""
+    from resnet_deploy.artifact import read_manifest
+    from resnet_deploy.serve.loadgen import RequestInput
+    from resnet_deploy.serve.openloop import max_rate_within, run_open_loop
+
+    art = Path(artifact)
+    manifest = read_manifest(art)
+    if not rates:
+        if not simulated_max_rate:
+            raise ResNetDeployError("the live Server scenario needs --server-rates or a simulated "
+                                    "Server result to start from; add 'server' to --scenarios")
+        rates = [round(simulated_max_rate * f, 2) for f in RATE_FACTORS]
+    shape = [1, *(int(v) for v in manifest.input.shape[1:])]
+    data = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    res = LiveServerResult(backend=backend, bound_ms=bound_ms, duration_s=duration_s,
+                           simulated_max_rate_qps=simulated_max_rate)
+    with serve_process(art, backend, max_batch) as info:
+        model = info["models"][0]
+        res.server = {k: info.get(k) for k in ("http", "grpc", "backend", "models")}
+        inputs = [RequestInput(info["inputs"][model], data, "FP32")]
+        for proto in protocols:
+            address = info[proto].split("://", 1)[1]
+            run_open_loop(address, model, inputs, max(rates[0], 1.0), protocol=proto, duration_s=1.0)  # warm-up
+            curve = [run_open_loop(address, model, inputs, r, protocol=proto, duration_s=duration_s, seed=i)
+                     for i, r in enumerate(rates)]
+            res.rates[proto] = [c.to_dict() for c in curve]
+            res.max_rate_qps[proto] = max_rate_within(curve, bound_ms)
+    return res
