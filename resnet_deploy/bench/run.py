@@ -217,7 +217,8 @@ def run_bench(artifact_dir: str | os.PathLike[str], config: BenchConfig) -> Benc
     """Benchmark every backend of ``artifact_dir`` (see module docstring); returns the report."""
     from resnet_deploy.bench.render import write_report_files
 
-    cfg = config.validate()
+    config.validate()  # again: fields may have been changed since construction
+    cfg = config
     art = Path(artifact_dir)
     manifest = load_manifest(art)
     want_peer, backends = cfg.peer, cfg.backends
