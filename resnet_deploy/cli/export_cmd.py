@@ -1,8 +1,9 @@
-"""``resnet-deploy export``: parse options, call ``export_artifact``, print a summary.
+"""``resnet-deploy export``: parse options, call ``run_pipeline``, print a summary.
 
-Later stages (``--int8``/``--fp16``/``--tensorrt``) are meant to be added to
-``export`` as options that run after ``export_artifact`` on ``result.out_dir``
-and pass their own summary lines to ``render_export_summary(extra=...)``.
+``--int8``/``--fp16`` (quantize) and ``--tensorrt`` (engines) run in the same
+hidden directory as the export (``resnet_deploy.pipeline``), so a failed stage
+leaves no FP32-only artifact behind; their summaries follow the export table
+(``render_export_summary(extra=..., after=...)``).
 """
 
 from __future__ import annotations
