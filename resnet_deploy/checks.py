@@ -39,8 +39,9 @@ def int_range_text(minimum: int | None, maximum: int | None) -> str:
 
 
 def _int_hint(minimum: int | None, maximum: int | None) -> str:
-    example = minimum if minimum is not None and minimum > 0 else (1 if maximum is None or maximum >= 1 else maximum)
-    return f"pass e.g. {example}"
+    if minimum is not None and maximum is not None:
+        return "pass a value in that range"
+    return f"pass e.g. {max(minimum or 0, 1) if maximum is None or maximum >= 1 else maximum}"
 
 
 def check_int(value: Any, what: str, *, minimum: int | None = 1, maximum: int | None = None,

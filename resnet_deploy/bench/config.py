@@ -79,8 +79,9 @@ class BenchConfig:
             raise ConfigError(f"scenarios must be a tuple of names, got {self.scenarios!r}; pass e.g. 'all'")
         if self.batch_sizes is not None:
             check_int_list(self.batch_sizes, "batch sizes", hint="pass positive integers like 1,8,32")
-        for name in ("max_batch", "repeats", "eval_batch"):
-            check_int(getattr(self, name), name.replace("_", " "), hint="pass e.g. 1")
+        check_int(self.max_batch, "--max-batch", hint="pass e.g. 32")
+        check_int(self.repeats, "--repeats", hint="pass e.g. 3")
+        check_int(self.eval_batch, "eval batch size", hint="pass e.g. 32")
         for name in ("threads", "iterations", "eval_size", "calib_size"):
             check_int(getattr(self, name), f"--{name.replace('_', '-')}", allow_none=True,
                       hint="pass e.g. 4, or leave it out")
