@@ -70,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     from resnet_deploy.bench import BenchConfig, run_bench
     from resnet_deploy.bench.machine import gpu_names, usable_cores
     from resnet_deploy.bench.suite import check_targets, summary_markdown
-    from resnet_deploy.cli._common import Output, parse_int_list
+    from resnet_deploy.checks import parse_int_list
+    from resnet_deploy.cli._common import Output
 
     archs = [a.strip() for a in args.archs.split(",") if a.strip()]
     repeats = args.repeats or (1 if args.quick else 3)

@@ -1,7 +1,8 @@
 """Atomic writes: build in a hidden temp file or directory beside the target, then rename.
 
 A failed or interrupted run therefore leaves the previous state intact and
-nothing half-written. Used for artifacts, reports and Triton repositories.
+nothing half-written. Used for artifacts, reports, Triton repositories, the
+sample-model cache and single files (``replacing``, ``write_*_atomic``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ def make_readable(path: str | os.PathLike[str], directory: bool = False) -> None
     os.chmod(path, (0o777 if directory else 0o666) & ~mask)
 
 
-
 @contextlib.contextmanager
 def temp_path(artifact_dir: str | os.PathLike[str], suffix: str = "") -> Iterator[Path]:
     """A temp file path inside ``artifact_dir`` that is removed unless moved away."""
@@ -37,57 +37,75 @@ def temp_path(artifact_dir: str | os.PathLike[str], suffix: str = "") -> Iterato
             os.unlink(tmp)
 
 
-def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically: a hidden temp file beside it, fsync, then rename.
+@contextlib.contextmanager
+def replacing(path: str | os.PathLike[str], suffix: str = "") -> Iterator[Path]:
+    """Yield a temp path beside ``path``; on success it is fsynced, made readable and renamed onto ``path``.
 
-    Creates the parent folder. Readers see the old file or the new one, never a
-    half-written one (caches that several processes share: timing, runtime and
-    compiled-module caches). Raises OSError; callers decide whether that matters.
+    The one way to (re)write a single file: an exception leaves the old file as it was.
+    Creates the parent folder (caches that several processes share live in new folders).
     """
-    dest = Path(path)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with temp_path(dest.parent, suffix=dest.suffix) as tmp:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with temp_path(target.parent, suffix=suffix or target.suffix) as tmp:
+        yield tmp
+        with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         make_readable(tmp)
-        os.replace(tmp, dest)
-    return dest
+        os.replace(tmp, target)
 
 
-@contextlib.contextmanager
-def replacing(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """A temp path beside ``path`` for a writer that wants a file name; renamed onto ``path`` on success."""
-    dest = Path(path)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with temp_path(dest.parent, suffix=dest.suffix) as tmp:
-        yield tmp
-        make_readable(tmp)
-        os.replace(tmp, dest)
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` by temp file + rename (never half-written)."""
+    with replacing(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
 
 
-def check_output_dir(out_dir: str | os.PathLike[str], force: bool) -> Path:
-    """Validate where a new artifact goes, before any work is done."""
+def write_text_atomic(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> Path:
+    """Write ``text`` to ``path`` by temp file + rename (never half-written)."""
+    return write_bytes_atomic(path, text.encode(encoding))
+
+
+def check_output_dir(out_dir: str | os.PathLike[str], force: bool, *, marker: str | None = None) -> Path:
+    """Validate where a new directory goes, before any work is done and without creating anything.
+
+    With ``marker`` (e.g. ``manifest.json``), ``force`` only replaces a directory that
+    is empty or holds that file: never a user's unrelated directory.
+    """
     out = Path(out_dir)
     if out.exists() and not force:
         raise ResNetDeployError(f"output directory '{out}' already exists; pass --force to replace it")
     if out.exists() and not out.is_dir():
         raise ResNetDeployError(f"output path '{out}' exists and is not a directory; choose another --out")
-    parent = out.resolve().parent
+    if marker and out.is_dir() and any(out.iterdir()) and not (out / marker).is_file():
+        raise ResNetDeployError(
+            f"'{out}' is not empty and is not a resnet-deploy artifact (no {marker}); "
+            "--force only replaces artifacts, choose another --out"
+        )
+    anc = out.resolve().parent
+    while not anc.exists():
+        anc = anc.parent
+    if not anc.is_dir():
+        raise ResNetDeployError(f"cannot create '{out}': '{anc}' is a file; choose another --out")
+    if not os.access(anc, os.W_OK | os.X_OK):
+        raise ResNetDeployError(f"output location '{anc}' is not writable; choose another --out")
+    return out
+
+
+def make_parent_dir(out_dir: str | os.PathLike[str]) -> Path:
+    """Create the parent of ``out_dir`` (where its temp siblings go); returns it."""
+    parent = Path(out_dir).resolve().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ResNetDeployError(f"cannot create '{parent}' ({exc.strerror}); choose another --out") from exc
-    if not os.access(parent, os.W_OK):
-        raise ResNetDeployError(f"output directory '{parent}' is not writable; choose another --out")
-    return out
+    return parent
 
 
 def publish_dir(src: str | os.PathLike[str], out_dir: str | os.PathLike[str], force: bool = False) -> Path:
     """Move a finished directory to ``out_dir`` by rename; replaces an old one only with ``force``."""
     out = check_output_dir(out_dir, force)
-    parent = out.resolve().parent
+    parent = make_parent_dir(out)
     if out.exists():
         old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=parent))
         os.replace(out, old / "x")
@@ -99,14 +117,15 @@ def publish_dir(src: str | os.PathLike[str], out_dir: str | os.PathLike[str], fo
 
 
 @contextlib.contextmanager
-def staging_dir(out_dir: str | os.PathLike[str], force: bool = False) -> Iterator[Path]:
+def staging_dir(out_dir: str | os.PathLike[str], force: bool = False, *,
+                marker: str | None = None) -> Iterator[Path]:
     """Build a new artifact in a hidden sibling temp dir; rename to ``out_dir`` on success.
 
     On any exception (or Ctrl-C) the temp dir is removed and ``out_dir`` is left
     as it was, so a failed run leaves nothing half-written.
     """
-    out = check_output_dir(out_dir, force)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.resolve().parent))
+    out = check_output_dir(out_dir, force, marker=marker)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=make_parent_dir(out)))
     try:
         make_readable(tmp, directory=True)
         yield tmp

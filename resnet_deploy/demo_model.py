@@ -22,8 +22,6 @@ import json
 import logging
 import math
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -31,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from resnet_deploy.artifact import Preprocessing, sha256_file
+from resnet_deploy.atomic import staging_dir, write_text_atomic
 from resnet_deploy.data.sample import SAMPLE_CLASSES
 from resnet_deploy.data.sample import VERSION as DATA_VERSION
 from resnet_deploy.errors import ResNetDeployError
@@ -145,20 +144,8 @@ def ensure_demo_model(
         # another process may have finished training while we waited for the lock
         if not force and (found := _read_cache(final, p)) is not None:
             return found
-        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=root))
-        try:
-            tmp.chmod(0o755)  # mkdtemp makes it private; a cache is meant to be read
+        with staging_dir(final, force=True) as tmp:  # a half-trained cache is never visible
             meta = _train_into(p, tmp, as_reporter(reporter))
-            if final.exists():
-                old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=root))
-                os.replace(final, old / "x")
-                os.replace(tmp, final)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(tmp, final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
     return _from_meta(final, meta, cached=False)
 
 
@@ -254,11 +241,7 @@ def _train_into(p: Preset, d: Path, reporter: Reporter) -> dict[str, Any]:
         "torch": torch.__version__,
         "sha256": sha256_file(ckpt),
     }
-    with open(d / "meta.json", "w") as fh:
-        json.dump(meta, fh, indent=2)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
+    write_text_atomic(d / "meta.json", json.dumps(meta, indent=2) + "\n")
     return meta
 
 

@@ -16,19 +16,44 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from resnet_deploy.artifact import check_output_dir, load_manifest, publish_dir
+from resnet_deploy.artifact import MANIFEST_NAME, load_manifest
+from resnet_deploy.atomic import check_output_dir, make_parent_dir, publish_dir
+from resnet_deploy.errors import ConfigError
 from resnet_deploy.reporter import Reporter
+
+if TYPE_CHECKING:
+    from resnet_deploy.engines.build import EngineConfig, EngineResult
+    from resnet_deploy.export.config import ExportConfig, ExportResult
+    from resnet_deploy.quantize.config import QuantizeConfig, QuantizeResult
 
 
 @dataclass
 class PipelineConfig:
     """What to build: ``export`` always; ``quantize`` and ``engines`` when asked for."""
 
-    export: Any  # resnet_deploy.export.config.ExportConfig
-    quantize: Any = None  # resnet_deploy.quantize.config.QuantizeConfig | None
-    engines: list[Any] = field(default_factory=list)  # resnet_deploy.engines.build.EngineConfig
+    export: ExportConfig
+    quantize: QuantizeConfig | None = None
+    engines: list[EngineConfig] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Each stage's config is the real type (each validated itself when it was built)."""
+        from resnet_deploy.engines.build import EngineConfig
+        from resnet_deploy.export.config import ExportConfig
+        from resnet_deploy.quantize.config import QuantizeConfig
+
+        if not isinstance(self.export, ExportConfig):
+            raise ConfigError(f"export must be an ExportConfig, got {type(self.export).__name__}; build one first")
+        if self.quantize is not None and not isinstance(self.quantize, QuantizeConfig):
+            raise ConfigError(
+                f"quantize must be a QuantizeConfig or None, got {type(self.quantize).__name__}; build one first"
+            )
+        if not isinstance(self.engines, list) or not all(isinstance(e, EngineConfig) for e in self.engines):
+            raise ConfigError("engines must be a list of EngineConfig; build one per engine")
 
 
 @dataclass
@@ -36,17 +61,17 @@ class PipelineResult:
     """What was built, per stage, and where it ended up."""
 
     out_dir: Path
-    export: Any
-    quantize: Any = None
-    engines: list[Any] = field(default_factory=list)
+    export: ExportResult
+    quantize: QuantizeResult | None = None
+    engines: list[EngineResult] = field(default_factory=list)
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         m = load_manifest(self.out_dir, verify=False)
-        d: dict[str, Any] = self.export.to_dict() if hasattr(self.export, "to_dict") else {}
+        d: dict[str, Any] = self.export.to_dict()
         d["out_dir"] = str(self.out_dir)
         d["files"] = [dataclasses.asdict(f) for f in m.files]
-        if self.quantize is not None and hasattr(self.quantize, "to_dict"):
+        if self.quantize is not None:
             d["quantize"] = self.quantize.to_dict()
         d["engines"] = [e.to_dict() for e in m.engines]
         d["seconds"] = round(self.seconds, 2)
@@ -76,8 +101,8 @@ def run_pipeline(
         res = export_artifact(dataclasses.replace(exp_cfg, out=out), reporter)
         return PipelineResult(out_dir=out, export=res, seconds=time.perf_counter() - t0)
 
-    check_output_dir(out, exp_cfg.force)  # fail before any work
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.pipeline-", dir=out.resolve().parent))
+    check_output_dir(out, exp_cfg.force, marker=MANIFEST_NAME)  # fail before any work
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.pipeline-", dir=make_parent_dir(out)))
     try:
         inner = work / out.name
         res = export_artifact(dataclasses.replace(exp_cfg, out=inner, force=False), reporter)
@@ -86,7 +111,7 @@ def run_pipeline(
             from resnet_deploy.quantize.pipeline import quantize_artifact
 
             qres = quantize_artifact(inner, config.quantize, reporter)
-        eres = []
+        eres: list[EngineResult] = []
         for ecfg in config.engines:
             from resnet_deploy.engines.build import build_engine
 

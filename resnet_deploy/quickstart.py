@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from resnet_deploy._optional import try_import
+from resnet_deploy.checks import check_bool, check_choice, check_int, check_int_list, check_number
 from resnet_deploy.reporter import Reporter, as_reporter
 
 # torch.compile's first compile costs about a minute on 2 cores and helps little at
@@ -37,6 +38,26 @@ class QuickstartConfig:
     engines: bool = True  # build TensorRT/TensorRT-RTX engines when such a module is installed
     cache_dir: Path | None = None
     argv: list[str] | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.batch_sizes, list):
+            self.batch_sizes = tuple(self.batch_sizes)
+        self.validate()
+
+    def validate(self) -> None:
+        """One-line ConfigError before the sample model is trained (minutes) for nothing."""
+        from resnet_deploy.demo_model import PRESETS
+
+        check_choice(self.preset, "sample preset (--preset)", PRESETS)
+        check_int(self.calib_size, "--calib-size", hint="pass e.g. 512")
+        check_number(self.max_drop, "--max-drop (top-1 percentage points)", minimum=0.0, maximum=100.0,
+                     hint="pass e.g. 0.5")
+        check_int_list(self.batch_sizes, "--batch-sizes")
+        check_number(self.time_budget, "--time-budget (seconds)", minimum=0, exclusive_minimum=True,
+                     hint="pass e.g. 1.0")
+        check_int(self.threads, "--threads", allow_none=True, hint="pass e.g. 4, or leave it out")
+        for flag in ("peer", "engines"):
+            check_bool(getattr(self, flag), flag)
 
 
 @dataclass
@@ -127,7 +148,7 @@ def run_quickstart(
         quantize=QuantizeConfig(
             calib_data="sample", calib_size=cfg.calib_size, targets=("cpu", "tensorrt"),
             max_drop=cfg.max_drop, eval_data="sample",
-        ).validate(),
+        ),
         engines=engines,
     ), sub)
     steps["export_int8"] = time.perf_counter() - t

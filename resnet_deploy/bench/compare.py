@@ -14,7 +14,7 @@ from typing import Any
 from resnet_deploy.artifact import load_manifest
 from resnet_deploy.bench.drift import EVAL_MODES, collect_outputs, drift_row, load_eval_set
 from resnet_deploy.bench.machine import usable_cores
-from resnet_deploy.errors import ResNetDeployError
+from resnet_deploy.checks import check_choice, check_int
 from resnet_deploy.metrics import drift_metrics
 from resnet_deploy.reporter import Reporter, as_reporter
 from resnet_deploy.runtime.resolve import make_runner, resolve
@@ -32,10 +32,9 @@ def compare_backends(
     reporter: Reporter | Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Run both specs on ``eval_data`` and return the drift of B vs A (JSON-ready)."""
-    if eval_mode not in EVAL_MODES:
-        raise ResNetDeployError(f"unknown --eval-mode '{eval_mode}'; choose center or ten-crop")
-    if eval_size is not None and (isinstance(eval_size, bool) or eval_size < 1):
-        raise ResNetDeployError(f"--eval-size must be a positive integer, got {eval_size!r}")
+    check_choice(eval_mode, "--eval-mode", EVAL_MODES)
+    check_int(eval_size, "--eval-size", allow_none=True, hint="pass e.g. 500, or leave it out for all")
+    check_int(threads, "--threads", allow_none=True, hint="pass e.g. 4, or leave it out")
     art = Path(artifact_dir)
     manifest = load_manifest(art)
     cand_a, cand_b = resolve(manifest, spec_a), resolve(manifest, spec_b)

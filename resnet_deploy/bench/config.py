@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,8 @@ from resnet_deploy.bench.peer import PRESETS
 from resnet_deploy.bench.scenarios import DEFAULT_SERVER_BOUND_MS, parse_scenarios
 from resnet_deploy.bench.select import check_strategy
 from resnet_deploy.bench.timing import TimingPlan
-from resnet_deploy.errors import ResNetDeployError
+from resnet_deploy.checks import check_choice, check_int, check_int_list, check_number, is_int
+from resnet_deploy.errors import ConfigError
 
 DEFAULT_MAX_BATCH = 32
 
@@ -59,47 +59,46 @@ class BenchConfig:
     argv: list[str] | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # free-form facts for the report
 
-    def validate(self) -> BenchConfig:
-        """Normalise fields; raise a one-line ResNetDeployError for nonsense."""
-        try:
-            self.scenarios = parse_scenarios(self.scenarios)
-        except ValueError as exc:
-            raise ResNetDeployError(str(exc)) from None
-        if self.batch_sizes is not None:
-            if not self.batch_sizes or any(_bad_int(b) for b in self.batch_sizes):
-                raise ResNetDeployError(
-                    f"batch sizes must be positive integers like 1,8,32; got {self.batch_sizes!r}"
-                )
+    def __post_init__(self) -> None:
+        """Normalise what has one obvious canonical form, then refuse nonsense (a config is never invalid)."""
+        if isinstance(self.scenarios, (str, list, tuple)):
+            try:
+                self.scenarios = parse_scenarios(self.scenarios)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+        if isinstance(self.batch_sizes, (list, tuple)) and all(is_int(b) for b in self.batch_sizes):
             self.batch_sizes = sorted(set(int(b) for b in self.batch_sizes))
-        for name in ("max_batch", "repeats", "eval_batch"):
-            if _bad_int(getattr(self, name)):
-                raise ResNetDeployError(f"{name.replace('_', ' ')} must be a positive integer, got {getattr(self, name)!r}")
+        if isinstance(self.backends, (list, tuple)):
+            self.backends = [b.strip() for b in self.backends if isinstance(b, str) and b.strip()]
+        self.validate()
+
+    def validate(self) -> None:
+        """One-line ConfigError for nonsense (also called again by ``run_bench``)."""
+        if not isinstance(self.scenarios, tuple) or not self.scenarios:
+            raise ConfigError(f"scenarios must be a tuple of names, got {self.scenarios!r}; pass e.g. 'all'")
+        if self.batch_sizes is not None:
+            check_int_list(self.batch_sizes, "batch sizes", hint="pass positive integers like 1,8,32")
+        check_int(self.max_batch, "--max-batch", hint="pass e.g. 32")
+        check_int(self.repeats, "--repeats", hint="pass e.g. 3")
+        check_int(self.eval_batch, "eval batch size", hint="pass e.g. 32")
         for name in ("threads", "iterations", "eval_size", "calib_size"):
-            value = getattr(self, name)
-            if value is not None and _bad_int(value):
-                raise ResNetDeployError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
-        if isinstance(self.paired_rounds, bool) or not isinstance(self.paired_rounds, int) or self.paired_rounds < 0:
-            raise ResNetDeployError(f"--paired-rounds must be an integer >= 0, got {self.paired_rounds!r}")
-        if isinstance(self.warmup, bool) or not isinstance(self.warmup, int) or self.warmup < 0:
-            raise ResNetDeployError(f"warm-up must be an integer >= 0, got {self.warmup!r}")
-        if self.time_budget is not None and not _positive(self.time_budget):
-            raise ResNetDeployError(f"--time-budget must be a positive number of seconds, got {self.time_budget!r}")
-        if not _positive(self.server_bound_ms):
-            raise ResNetDeployError(f"server latency bound must be positive (ms), got {self.server_bound_ms!r}")
-        if self.server_rate is not None and not _positive(self.server_rate):
-            raise ResNetDeployError(f"server rate must be positive (queries/s), got {self.server_rate!r}")
-        if self.eval_mode not in EVAL_MODES:
-            raise ResNetDeployError(f"unknown --eval-mode '{self.eval_mode}'; choose center or ten-crop")
-        if self.peer_preset not in PRESETS:
-            raise ResNetDeployError(f"unknown NNCF preset '{self.peer_preset}'; choose performance or mixed")
+            check_int(getattr(self, name), f"--{name.replace('_', '-')}", allow_none=True,
+                      hint="pass e.g. 4, or leave it out")
+        check_int(self.paired_rounds, "--paired-rounds", minimum=0, hint="pass e.g. 5, or 0 for none")
+        check_int(self.warmup, "--warmup", minimum=0, hint="pass e.g. 10")
+        check_number(self.time_budget, "--time-budget (seconds)", minimum=0, exclusive_minimum=True,
+                     allow_none=True, hint="pass e.g. 1.0")
+        check_number(self.server_bound_ms, "server latency bound (ms)", minimum=0, exclusive_minimum=True,
+                     hint="pass e.g. 15")
+        check_number(self.server_rate, "server rate (queries/s)", minimum=0, exclusive_minimum=True,
+                     allow_none=True, hint="pass e.g. 100")
+        check_choice(self.eval_mode, "--eval-mode", EVAL_MODES)
+        check_choice(self.peer_preset, "NNCF preset", PRESETS)
         check_strategy(self.select, self.max_drop)
         if self.max_drop is not None and self.eval_data is None:
-            raise ResNetDeployError("--max-drop needs accuracy numbers; give --eval-data (e.g. sample)")
-        if self.backends is not None:
-            self.backends = [b.strip() for b in self.backends if b and b.strip()]
-            if not self.backends:
-                raise ResNetDeployError("--backends is empty; give names like onnxruntime,openvino")
-        return self
+            raise ConfigError("--max-drop needs accuracy numbers; give --eval-data (e.g. sample)")
+        if self.backends is not None and not self.backends:
+            raise ConfigError("--backends is empty; give names like onnxruntime,openvino")
 
     @property
     def plan(self) -> TimingPlan:
@@ -134,10 +133,3 @@ class BenchConfig:
             "select": self.select, "max_drop": self.max_drop, "timing": self.plan.describe(), **self.extra,
         }
 
-
-def _bad_int(v: Any) -> bool:
-    return isinstance(v, bool) or not isinstance(v, int) or v < 1
-
-
-def _positive(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0

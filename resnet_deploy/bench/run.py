@@ -55,11 +55,10 @@ from resnet_deploy.errors import (
 from resnet_deploy.metrics import drift_metrics
 from resnet_deploy.reporter import Reporter, as_reporter
 from resnet_deploy.runtime.base import Runner
+from resnet_deploy.runtime.registry import runner_class
 from resnet_deploy.runtime.resolve import Candidate, candidates, make_runner, parse_spec, resolve
 
 REFERENCE = "torch:fp32"
-# Backends that need an NVIDIA GPU (device shown for skipped rows whose runner is not built).
-GPU_BACKENDS = ("tensorrt", "onnxruntime-tensorrt", "onnxruntime-cuda", "torch-tensorrt")
 FALLBACK_REFERENCE = "onnxruntime:fp32"
 
 
@@ -84,7 +83,7 @@ def plan_candidates(manifest: Manifest, backends: list[str] | None) -> list[Cand
     for spec in backends or []:
         backend, key = parse_spec(spec)
         if key and not any(c.backend == backend and c.key == key for c in found):
-            found.append(Candidate(f"{backend}:{key}", backend, None, None,
+            found.append(Candidate(f"{backend}:{key}", backend, runner_class(backend), None,
                                    f"the artifact has no '{key}' file for {backend}"))
     return found
 
@@ -182,10 +181,7 @@ def _new_row(c: Candidate, threads: int) -> BackendRow:
     e = c.entry
     row = BackendRow(spec=c.spec, backend=c.backend, status="ok", key=c.key, threads=threads,
                      file=e.path if e else None, precision=e.precision if e else None)
-    if c.runner_cls is not None:
-        row.device = c.runner_cls.device
-    elif c.backend in GPU_BACKENDS:
-        row.device = "cuda"
+    row.device = c.runner_cls.device
     if c.skip_reason:
         row.status, row.reason = "skipped", c.skip_reason
     return row
@@ -201,7 +197,8 @@ def run_bench(
     """
     from resnet_deploy.bench.files import write_report_files
 
-    cfg = config.validate()
+    config.validate()  # again: fields may have been changed since construction
+    cfg = config
     art = Path(artifact_dir)
     manifest = load_manifest(art)
     want_peer, backends = cfg.peer, cfg.backends

@@ -14,17 +14,17 @@ from typing import Any
 
 from resnet_deploy.artifact import Manifest, Selection, now_iso, update_manifest
 from resnet_deploy.bench.report import BackendRow, BenchReport
-from resnet_deploy.errors import AccuracyBudgetError, ResNetDeployError
+from resnet_deploy.checks import check_choice, check_number
+from resnet_deploy.errors import AccuracyBudgetError
 
 STRATEGIES = ("min-latency", "max-throughput")
 
 
 def check_strategy(strategy: str | None, max_drop: float | None) -> None:
     """One-line errors for a bad ``--select`` / ``--max-drop`` before any work."""
-    if strategy is not None and strategy not in STRATEGIES:
-        raise ResNetDeployError(f"unknown selection strategy '{strategy}'; choose min-latency or max-throughput")
-    if max_drop is not None and not (0.0 <= float(max_drop) <= 100.0):
-        raise ResNetDeployError(f"--max-drop is in top-1 percentage points from 0 to 100 (e.g. 1.0); got {max_drop}")
+    check_choice(strategy, "selection strategy (--select)", STRATEGIES, allow_none=True)
+    check_number(max_drop, "--max-drop (top-1 percentage points)", minimum=0.0, maximum=100.0,
+                 allow_none=True, hint="pass e.g. 1.0")
 
 
 def _drop(row: BackendRow) -> float | None:

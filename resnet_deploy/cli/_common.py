@@ -123,12 +123,3 @@ class Output:
         self.console.print(f"[green]✓[/green] {escape(message)}")
 
 
-def parse_int_list(value: str, what: str, minimum: int = 1) -> list[int]:
-    """'1,8,32' -> [1, 8, 32] with a one-line error on nonsense."""
-    try:
-        items = [int(v) for v in value.split(",") if v.strip()]
-    except ValueError:
-        raise ResNetDeployError(f"{what} must be comma-separated integers like 1,8,32, got '{value}'") from None
-    if not items or any(i < minimum for i in items):
-        raise ResNetDeployError(f"{what} must be integers >= {minimum}, got '{value}'")
-    return items

@@ -7,7 +7,8 @@ from typing import Any
 
 import click
 
-from resnet_deploy.cli._common import Output, escape, output_options, parse_int_list
+from resnet_deploy.checks import parse_int_list
+from resnet_deploy.cli._common import Output, escape, output_options
 
 
 def _csv(value: str | None) -> list[str] | None:

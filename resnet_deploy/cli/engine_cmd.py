@@ -15,19 +15,11 @@ from typing import Any, TypeVar
 
 import click
 
-from resnet_deploy.cli._common import Output, output_options, parse_int_list
+from resnet_deploy.checks import parse_int, parse_int_list
+from resnet_deploy.cli._common import Output, output_options
 from resnet_deploy.errors import ResNetDeployError
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _int(value: str | None, flag: str) -> int | None:
-    if value is None:
-        return None
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        raise ResNetDeployError(f"{flag} must be an integer, got '{value}'") from None
 
 
 def parse_batch(value: str) -> tuple[int, int, int]:
@@ -52,13 +44,12 @@ def make_engine_config(
         precision=precision.strip().lower(),
         family=family.strip().lower(),
         min_batch=lo, opt_batch=opt, max_batch=hi,
-        workspace_mib=_int(workspace, "--workspace"),
-        opt_level=_int(opt_level, "--opt-level"),
+        workspace_mib=parse_int(workspace, "--workspace (MiB)", minimum=None),
+        opt_level=parse_int(opt_level, "--opt-level", minimum=None),
         timing_cache=Path(timing_cache) if timing_cache else None,
         hardware_compatible=hardware_compat,
         version_compatible=version_compat,
     )
-    config.validate()
     return config
 
 

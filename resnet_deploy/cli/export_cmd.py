@@ -1,8 +1,9 @@
-"""``resnet-deploy export``: parse options, call ``export_artifact``, print a summary.
+"""``resnet-deploy export``: parse options, call ``run_pipeline``, print a summary.
 
-Later stages (``--int8``/``--fp16``/``--tensorrt``) are meant to be added to
-``export`` as options that run after ``export_artifact`` on ``result.out_dir``
-and pass their own summary lines to ``render_export_summary(extra=...)``.
+``--int8``/``--fp16`` (quantize) and ``--tensorrt`` (engines) run in the same
+hidden directory as the export (``resnet_deploy.pipeline``), so a failed stage
+leaves no FP32-only artifact behind; their summaries follow the export table
+(``render_export_summary(extra=..., after=...)``).
 """
 
 from __future__ import annotations
@@ -11,22 +12,12 @@ from typing import Any
 
 import click
 
+from resnet_deploy.checks import parse_int
 from resnet_deploy.cli._common import Output, output_options
 from resnet_deploy.cli.engine_cmd import make_engine_config, render_engine_summary
 from resnet_deploy.cli.quantize_cmd import config_from_options, int8_options
-from resnet_deploy.errors import ResNetDeployError
 
 DEFAULT_FORMATS = "onnx,torchscript,exported-program"
-
-
-def _int_option(value: str | None, flag: str) -> int | None:
-    """Parse here (not click's int type) so a bad value is one 'error:' line with exit 2."""
-    if value is None:
-        return None
-    try:
-        return int(value.strip())
-    except ValueError:
-        raise ResNetDeployError(f"{flag} must be an integer, got '{value}'") from None
 
 
 def _fmt_size(n: int) -> str:
@@ -146,11 +137,11 @@ def export(
     config = ExportConfig(
         arch=arch,
         weights=weights,
-        num_classes=_int_option(num_classes, "--num-classes"),
-        input_size=_int_option(input_size, "--input-size"),
+        num_classes=parse_int(num_classes, "--num-classes", minimum=None, hint="pass e.g. 10"),
+        input_size=parse_int(input_size, "--input-size", minimum=None, hint="pass e.g. 224"),
         variant=variant,
         formats=formats,
-        opset=_int_option(opset, "--opset"),
+        opset=parse_int(opset, "--opset", minimum=None, hint="pass e.g. 18, or leave --opset out"),
         out=out_dir,
         force=force,
         new_head=new_head,

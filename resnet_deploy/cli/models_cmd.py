@@ -6,21 +6,8 @@ from typing import Any
 
 import click
 
+from resnet_deploy.checks import parse_int
 from resnet_deploy.cli._common import Output, output_options
-from resnet_deploy.errors import ModelError
-
-
-def _positive_int(value: str | None, what: str) -> int | None:
-    """Parse here (not with click's int type) so bad values give one 'error:' line, exit 2."""
-    if value is None:
-        return None
-    try:
-        number = int(value.strip())
-    except ValueError:
-        raise ModelError(f"{what} must be a positive integer like 10, got '{value}'") from None
-    if number < 1:
-        raise ModelError(f"{what} must be a positive integer like 10, got '{value}'")
-    return number
 
 
 def _fmt_params(n: int) -> str:
@@ -100,8 +87,8 @@ def info(
       resnet-deploy info --arch resnet18 --weights model.pth --num-classes 10
       resnet-deploy info --arch resnet50 --variant v1 --json
     """
-    classes = _positive_int(num_classes, "--num-classes")  # before importing torch: fast errors
-    size = _positive_int(input_size, "--input-size")
+    classes = parse_int(num_classes, "--num-classes", hint="pass e.g. 10")  # before importing torch: fast errors
+    size = parse_int(input_size, "--input-size", hint="pass e.g. 224")
     from resnet_deploy.models.info import describe_model
 
     data = describe_model(arch, weights=weights, num_classes=classes, variant=variant,

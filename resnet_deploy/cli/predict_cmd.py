@@ -6,21 +6,8 @@ import os
 
 import click
 
+from resnet_deploy.checks import parse_int
 from resnet_deploy.cli._common import Output, escape, output_options
-from resnet_deploy.errors import ResNetDeployError
-
-
-def _positive_int(value: str | None, what: str) -> int | None:
-    """Parsed here (not by click) so a bad value is one 'error:' line with exit 2."""
-    if value is None:
-        return None
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        raise ResNetDeployError(f"{what} must be a positive integer like 5, got '{value}'") from None
-    if number < 1:
-        raise ResNetDeployError(f"{what} must be a positive integer like 5, got '{value}'")
-    return number
 
 
 @click.command("predict")
@@ -51,8 +38,8 @@ def predict(
     """
     from resnet_deploy.runtime.predictor import predict_files
 
-    k = _positive_int(top_k, "--top-k")
-    n_threads = _positive_int(threads, "--threads")
+    k = parse_int(top_k, "--top-k", hint="pass e.g. 5")
+    n_threads = parse_int(threads, "--threads", hint="pass e.g. 4, or leave it out")
     result = predict_files(artifact, list(images), top_k=k or 5, backend=backend, threads=n_threads)
 
     def human() -> None:

@@ -7,15 +7,14 @@ one-line ``error: ...`` with exit 2.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from resnet_deploy.checks import parse_int, parse_number
 from resnet_deploy.cli._common import Output, output_options
-from resnet_deploy.errors import ResNetDeployError
 from resnet_deploy.quantize.config import (
     DEFAULT_METHOD,
     DEFAULT_PERCENTILE,
@@ -65,18 +64,6 @@ def int8_options(fn: F) -> F:
     return fn
 
 
-def _number(value: Any, what: str, cast: Callable[[str], Any]) -> Any:
-    if value is None or not isinstance(value, str):
-        return value
-    try:
-        out = cast(value.strip())
-    except ValueError:
-        raise ResNetDeployError(f"{what} must be a number, got '{value}'") from None
-    if isinstance(out, float) and not math.isfinite(out):
-        raise ResNetDeployError(f"{what} must be a finite number, got '{value}'")
-    return out
-
-
 def config_from_options(kwargs: dict[str, Any]) -> QuantizeConfig:
     """Pop the ``int8_options`` keywords from ``kwargs`` and build a validated QuantizeConfig."""
     opts = {name: kwargs.pop(name) for name in INT8_OPTION_NAMES if name in kwargs}
@@ -84,22 +71,20 @@ def config_from_options(kwargs: dict[str, Any]) -> QuantizeConfig:
     if isinstance(size, str) and size.strip().lower() == "all":
         calib_size = None
     else:
-        try:
-            calib_size = int(size) if isinstance(size, str) else size
-        except ValueError:
-            raise ResNetDeployError(f"--calib-size must be a positive integer or 'all', got '{size}'") from None
+        calib_size = parse_int(size, "--calib-size", hint="pass a positive integer or 'all', e.g. 512")
     config = QuantizeConfig(
         calib_data=opts.get("calib_data", "sample"),
         calib_size=calib_size,
         calib_method=str(opts.get("calib_method", DEFAULT_METHOD)).strip().lower(),
-        percentile=_number(opts.get("percentile", str(DEFAULT_PERCENTILE)), "--percentile", float),
+        percentile=parse_number(opts.get("percentile", str(DEFAULT_PERCENTILE)), "--percentile",
+                                hint="pass e.g. 99.99"),
         targets=tuple(t.strip().lower() for t in str(opts.get("targets", "")).split(",") if t.strip()),
         fp16=bool(opts.get("fp16", False)),
-        max_drop=_number(opts.get("max_drop"), "--max-drop", float),
+        max_drop=parse_number(opts.get("max_drop"), "--max-drop", hint="pass e.g. 0.5 (top-1 points)"),
         eval_data=opts.get("eval_data"),
         recalibrate=bool(opts.get("recalibrate", False)),
     )
-    return config.validate()
+    return config
 
 
 @click.command("quantize")

@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
+from resnet_deploy.checks import parse_int
 from resnet_deploy.cli._common import Output, escape, output_options
-from resnet_deploy.errors import ResNetDeployError
 
 
 class _Int(click.ParamType):
@@ -21,18 +21,8 @@ class _Int(click.ParamType):
         self.option, self.minimum, self.maximum = option, minimum, maximum
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            number = value
-        else:
-            try:
-                number = int(str(value).strip())
-            except ValueError:
-                raise ResNetDeployError(f"{self.option} must be an integer, got '{value}'") from None
-        if not self.minimum <= number <= self.maximum:
-            raise ResNetDeployError(
-                f"{self.option} must be from {self.minimum} to {self.maximum}, got {number}"
-            )
-        return number
+        number = parse_int(value, self.option, minimum=self.minimum, maximum=self.maximum)
+        return self.minimum if number is None else number  # click never converts a missing value
 
 
 @click.command("serve")

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from resnet_deploy import preprocess
+from resnet_deploy.checks import check_int
 from resnet_deploy.errors import DataError
 
 WarningHandler = Callable[[str], None]
@@ -56,8 +57,7 @@ def pick_subset(n: int, limit: int | None) -> list[int]:
 def check_limit(limit: int | None) -> None:
     if limit is None:
         return
-    if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1:
-        raise DataError(f"the number of images must be a positive integer, got {limit!r}")
+    check_int(limit, "the number of images", hint="pass e.g. 512, or None for all", error=DataError)
 
 
 class DataSource:
@@ -143,8 +143,7 @@ class DataSource:
 
     def batches(self, batch_size: int = 32) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
         """Yield (x float32 [B,3,S,S], labels int64 [B] or None); items decode lazily here."""
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise DataError(f"batch size must be a positive integer, got {batch_size!r}")
+        check_int(batch_size, "batch size", hint="pass e.g. 32", error=DataError)
         xs: list[np.ndarray] = []
         idx: list[int] = []
         for i, arr in self._usable():

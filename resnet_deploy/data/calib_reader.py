@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from onnxruntime.quantization import CalibrationDataReader
 
+from resnet_deploy.checks import check_int
 from resnet_deploy.data.base import DataSource
 from resnet_deploy.errors import DataError
 
@@ -29,10 +30,9 @@ class CalibrationReader(CalibrationDataReader):
         batch_size: int = 32,
         limit: int | None = None,
     ) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise DataError(f"calibration batch size must be a positive integer, got {batch_size!r}")
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
-            raise DataError(f"calibration limit must be a positive integer, got {limit!r}")
+        check_int(batch_size, "calibration batch size", hint="pass e.g. 32", error=DataError)
+        check_int(limit, "calibration limit", allow_none=True, hint="pass e.g. 512, or None for all",
+                  error=DataError)
         self.source = source
         self.input_name = input_name
         self.batch_size = int(batch_size)

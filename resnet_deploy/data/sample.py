@@ -163,31 +163,24 @@ def _render(glyph: np.ndarray, rng: np.random.Generator, hard: bool) -> np.ndarr
 
 def sample_arrays(split: str) -> tuple[np.ndarray, np.ndarray]:
     """Raw images (N, 80, 80, 3) uint8 and labels (N,) int64 of one split, read-only, cached."""
-    x, y, _ = _build(split)
-    return x, y
-
-
-def hard_mask(split: str) -> np.ndarray:
-    """(N,) bool: True where the image is a "hard" rendering (for per-flavour accuracy)."""
-    return _build(split)[2]
+    return _build(split)
 
 
 @functools.cache
-def _build(split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _build(split: str) -> tuple[np.ndarray, np.ndarray]:
     if split not in SPLITS:
         raise DataError(f"unknown sample split '{split}'; choose one of: {', '.join(SPLITS)}")
     digits, targets = _load_digits()
     idx = _split_indices(len(digits))[split]
     _, n_clean, n_hard = _PLAN[split]
     rng = np.random.default_rng([SEED, SPLITS.index(split)])
-    images, labels, flags = [], [], []
+    images, labels = [], []
     for i in idx:
         for hard in [False] * n_clean + [True] * n_hard:
             images.append(_render(digits[i], rng, hard))
             labels.append(targets[i])
-            flags.append(hard)
     order = rng.permutation(len(images))
-    out = np.stack(images)[order], np.asarray(labels, np.int64)[order], np.asarray(flags)[order]
+    out = np.stack(images)[order], np.asarray(labels, np.int64)[order]
     for a in out:
         a.setflags(write=False)
     return out

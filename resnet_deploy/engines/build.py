@@ -57,6 +57,7 @@ from resnet_deploy.artifact import (
     update_manifest,
     verify_file,
 )
+from resnet_deploy.checks import check_bool, check_choice, check_int
 from resnet_deploy.engines.builder_parts import (
     create_builder,
     format_parser_errors,
@@ -77,6 +78,7 @@ from resnet_deploy.engines.metadata import (
 )
 from resnet_deploy.errors import (
     ArtifactError,
+    ConfigError,
     MissingDependencyError,
     ResNetDeployError,
     WorkFailedError,
@@ -111,25 +113,27 @@ class EngineConfig:
     hardware_compatible: bool = False  # TensorRT: run on any Ampere+ GPU
     version_compatible: bool = False  # TensorRT: run on later TensorRT of the same major
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     def validate(self) -> None:
-        """One-line errors for nonsense options, before any work."""
-        if self.precision not in PRECISIONS:
-            raise ResNetDeployError(f"precision must be one of {', '.join(PRECISIONS)}, got '{self.precision}'")
-        if self.family not in FAMILY_CHOICES:
-            raise ResNetDeployError(f"family must be one of {', '.join(FAMILY_CHOICES)}, got '{self.family}'")
+        """One-line ConfigError for nonsense options, before any work (again in ``build_engine``)."""
+        check_choice(self.precision, "precision", PRECISIONS)
+        check_choice(self.family, "family", FAMILY_CHOICES)
         b = (self.min_batch, self.opt_batch, self.max_batch)
-        if any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in b):
-            raise ResNetDeployError(f"batch sizes must be integers >= 1, got {','.join(map(str, b))}")
+        for what, value in zip(("MIN", "OPT", "MAX"), b, strict=True):
+            check_int(value, f"--batch {what}", maximum=4096, hint="pass MIN,OPT,MAX like 1,8,32")
         if not (b[0] <= b[1] <= b[2]):
-            raise ResNetDeployError(f"--batch must satisfy MIN <= OPT <= MAX, got {b[0]},{b[1]},{b[2]}")
-        if b[2] > 4096:
-            raise ResNetDeployError(f"max batch {b[2]} is not sensible (at most 4096)")
-        if self.workspace_mib is not None and not (1 <= int(self.workspace_mib) <= 1 << 20):
-            raise ResNetDeployError(f"--workspace must be 1..1048576 MiB, got {self.workspace_mib}")
-        if self.opt_level is not None and not (0 <= int(self.opt_level) <= 5):
-            raise ResNetDeployError(f"--opt-level must be 0..5, got {self.opt_level}")
+            raise ConfigError(f"--batch must satisfy MIN <= OPT <= MAX, got {b[0]},{b[1]},{b[2]}; "
+                              "pass e.g. 1,8,32")
+        check_int(self.workspace_mib, "--workspace (MiB)", maximum=1 << 20, allow_none=True,
+                  hint="pass e.g. 4096, or leave it out for TensorRT's default")
+        check_int(self.opt_level, "--opt-level", minimum=0, maximum=5, allow_none=True,
+                  hint="pass e.g. 3 (TensorRT's default)")
+        for flag in ("hardware_compatible", "version_compatible"):
+            check_bool(getattr(self, flag), flag)
         if self.timing_cache is not None and Path(self.timing_cache).is_dir():
-            raise ResNetDeployError(f"--timing-cache '{self.timing_cache}' is a directory; give a file path")
+            raise ConfigError(f"--timing-cache '{self.timing_cache}' is a directory; give a file path")
 
 
 @dataclass

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from resnet_deploy.atomic import write_bytes
+from resnet_deploy.atomic import write_bytes_atomic
 from resnet_deploy.errors import BackendUnavailableError
 from resnet_deploy.runtime.trt_compat import null_object_message
 
@@ -82,7 +82,7 @@ def save_timing_cache(bconfig: Any, cache: Any, path: Path, notes: list[str]) ->
     current = bconfig.get_timing_cache() or cache
     data = bytes(memoryview(current.serialize()))
     try:
-        return write_bytes(path, data)
+        return write_bytes_atomic(path, data)
     except OSError as exc:
         notes.append(f"could not save timing cache {path} ({exc.strerror})")
         return None

@@ -8,7 +8,13 @@ torch; the functions do.
 
 from __future__ import annotations
 
-from resnet_deploy.export.config import DEFAULT_FORMATS, EXPORT_FORMATS, ExportConfig, ExportResult
+from resnet_deploy.export.config import (
+    DEFAULT_FORMATS,
+    EXPORT_FORMATS,
+    ExportConfig,
+    ExportPlan,
+    ExportResult,
+)
 from resnet_deploy.export.parity import compare_logits
 from resnet_deploy.export.pipeline import export_artifact
 
@@ -16,6 +22,7 @@ __all__ = [
     "DEFAULT_FORMATS",
     "EXPORT_FORMATS",
     "ExportConfig",
+    "ExportPlan",
     "ExportResult",
     "compare_logits",
     "export_artifact",

@@ -11,10 +11,15 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from resnet_deploy.artifact import MANIFEST_NAME, FileEntry, Manifest, Preprocessing
-from resnet_deploy.errors import ModelError, ResNetDeployError
+from resnet_deploy.atomic import check_output_dir
+from resnet_deploy.checks import check_bool, check_int, check_nonempty_str, check_number, parse_int
+from resnet_deploy.errors import ConfigError, ModelError, ResNetDeployError
+
+if TYPE_CHECKING:
+    from resnet_deploy.models.archs import ArchSpec
 
 # format name -> (file name inside the artifact, manifest format)
 EXPORT_FORMATS: dict[str, str] = {
@@ -53,6 +58,62 @@ class ExportConfig:
     parity_data: Any = None  # data spec (str/path) or float32 NCHW array, added to the parity batch
     parity_limit: int = 32  # images taken from parity_data
     parity_rel_tol: float = 1e-3  # FP32 gate: max |diff| <= parity_rel_tol x reference logit range
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Value checks (no file is read): a config with a typo cannot be built."""
+        from resnet_deploy.export.onnx import check_opset
+
+        spec = _arch_spec(self.arch)
+        parse_formats(self.formats)
+        check_int(self.opset, "opset", allow_none=True, hint="pass e.g. 18, or leave --opset out")
+        check_opset(self.opset)
+        size = check_input_size(self.input_size, spec.default_input_size)
+        check_variant(self.variant)
+        check_int(self.num_classes, "num_classes", maximum=1_000_000, allow_none=True, hint="pass e.g. 10")
+        for flag in ("force", "new_head"):
+            check_bool(getattr(self, flag), flag)
+        if self.new_head and self.weights is None:
+            raise ConfigError("--new-head needs --weights (the backbone to keep); pass a checkpoint")
+        if self.new_head and self.num_classes is None and self.labels is None:
+            raise ConfigError("--new-head needs --num-classes (or --labels) to size the new classifier")
+        check_int(self.parity_limit, "parity_limit", hint="pass e.g. 32")
+        check_number(self.parity_rel_tol, "parity tolerance", minimum=0.0, hint="pass e.g. 1e-3")
+        if self.preprocessing is not None and int(self.preprocessing.crop) != size:
+            raise ConfigError(
+                f"preprocessing crops {self.preprocessing.crop} px but the input size is {size}; make them equal"
+            )
+
+    def resolve(self) -> ExportPlan:
+        """The typed plan: names canonical, defaults filled in, labels read, weights and --out checked."""
+        self.validate()
+        spec = _arch_spec(self.arch)
+        labels = read_labels(self.labels)
+        weights = check_weights_path(self.weights)
+        out = Path(self.out) if self.out is not None else Path("artifacts") / spec.name
+        check_output_dir(out, self.force, marker=MANIFEST_NAME)
+        return ExportPlan(
+            arch=spec.name, formats=parse_formats(self.formats), opset=self.opset,
+            size=check_input_size(self.input_size, spec.default_input_size),
+            labels=None if labels is None else tuple(labels), num_classes=self.num_classes,
+            weights=weights, out=out,
+        )
+
+
+@dataclass(frozen=True)
+class ExportPlan:
+    """What ``export_artifact`` will do, resolved from an ExportConfig before any heavy import."""
+
+    arch: str  # the table's canonical name
+    formats: tuple[str, ...]  # canonical format names, in order
+    opset: int | None
+    size: int  # square input side
+    labels: tuple[str, ...] | None
+    num_classes: int | None  # None: from the checkpoint's head, the labels, or the arch
+    weights: Path | None
+    out: Path
 
 
 @dataclass
@@ -111,26 +172,12 @@ def parse_formats(value: str | Sequence[str] | None) -> tuple[str, ...]:
     return tuple(out)
 
 
-def check_int(value: Any, what: str, minimum: int, maximum: int | None = None) -> int:
-    """An integer option in range, or a one-line error (bools and floats are refused)."""
-    if isinstance(value, str):
-        try:
-            value = int(value.strip())
-        except ValueError:
-            raise ResNetDeployError(f"{what} must be an integer, got '{value}'") from None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ResNetDeployError(f"{what} must be an integer, got {value!r}")
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = f"from {minimum} to {maximum}" if maximum is not None else f">= {minimum}"
-        raise ResNetDeployError(f"{what} must be {bound}, got {value}")
-    return value
-
-
 def check_input_size(size: Any, default: int) -> int:
-    """The square input side; ResNet's five stride-2 stages need at least 32 pixels."""
+    """The square input side (CLI text allowed); ResNet's five stride-2 stages need at least 32 pixels."""
     if size is None:
         return default
-    return check_int(size, "input size", MIN_INPUT_SIZE, MAX_INPUT_SIZE)
+    value = parse_int(size, "input size", minimum=MIN_INPUT_SIZE, maximum=MAX_INPUT_SIZE, hint="pass e.g. 224")
+    return default if value is None else value
 
 
 def read_labels(labels: str | os.PathLike[str] | Sequence[str] | None) -> list[str] | None:
@@ -168,30 +215,17 @@ def check_weights_path(weights: str | os.PathLike[str] | None) -> Path | None:
     return p
 
 
-def precheck_out_dir(out: Path, force: bool) -> None:
-    """Refuse an output location that cannot work, without creating anything yet."""
-    if out.exists() and not force:
-        raise ResNetDeployError(f"output directory '{out}' already exists; pass --force to replace it")
-    if out.exists() and not out.is_dir():
-        raise ResNetDeployError(f"output path '{out}' exists and is not a directory; choose another --out")
-    if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST_NAME).is_file():
-        # --force replaces the whole directory: never do that to something that is not ours
-        raise ResNetDeployError(
-            f"'{out}' is not empty and is not a resnet-deploy artifact (no {MANIFEST_NAME}); "
-            "--force only replaces artifacts, choose another --out"
-        )
-    anc = out.resolve().parent
-    while not anc.exists():
-        anc = anc.parent
-    if not anc.is_dir():
-        raise ResNetDeployError(f"cannot create '{out}': '{anc}' is a file; choose another --out")
-    if not os.access(anc, os.W_OK | os.X_OK):
-        raise ResNetDeployError(f"output location '{anc}' is not writable; choose another --out")
-
-
 def check_variant(variant: str) -> str:
+    """'v1.5' or 'v1' (where the bottleneck's stride sits), or a one-line ModelError."""
     from resnet_deploy.models.registry import STRIDE_VARIANTS
 
     if variant not in STRIDE_VARIANTS:
         raise ModelError(f"unknown ResNet variant '{variant}'; choose v1.5 (torchvision) or v1 (paper)")
     return variant
+
+
+def _arch_spec(arch: Any) -> ArchSpec:
+    from resnet_deploy.models.registry import get_arch
+
+    check_nonempty_str(arch, "architecture (--arch)", hint="pass e.g. resnet50 (see 'resnet-deploy models')")
+    return get_arch(arch)

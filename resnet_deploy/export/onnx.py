@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from resnet_deploy.checks import is_int
 from resnet_deploy.errors import ResNetDeployError
 
 INPUT_NAME = "input"
@@ -46,7 +47,7 @@ def check_opset(opset: int | None, exporter: str = "dynamo") -> int | None:
     if opset is None:
         return None
     ok = supported_opsets(exporter)
-    if isinstance(opset, bool) or not isinstance(opset, int) or opset not in ok:
+    if not is_int(opset) or opset not in ok:
         raise ResNetDeployError(
             f"ONNX opset {opset} is not supported by the {exporter} exporter; "
             f"choose {ok.start}..{ok.stop - 1} or leave --opset out for the default"

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from resnet_deploy.artifact import (
+    MANIFEST_NAME,
     InputSpec,
     Manifest,
     ModelInfo,
@@ -30,18 +31,7 @@ from resnet_deploy.artifact import (
     toolchain_versions,
 )
 from resnet_deploy.errors import DataError, ResNetDeployError, WorkFailedError
-from resnet_deploy.export.config import (
-    EXPORT_FORMATS,
-    ExportConfig,
-    ExportResult,
-    check_input_size,
-    check_int,
-    check_variant,
-    check_weights_path,
-    parse_formats,
-    precheck_out_dir,
-    read_labels,
-)
+from resnet_deploy.export.config import EXPORT_FORMATS, ExportConfig, ExportPlan, ExportResult
 from resnet_deploy.reporter import Reporter, as_reporter
 
 LABELS_FILE = "labels.txt"
@@ -56,46 +46,15 @@ def _step(reporter: Reporter, message: str, timings: dict[str, float], key: str)
     timings[key] = timings.get(key, 0.0) + time.perf_counter() - t0
 
 
-def _resolve(config: ExportConfig) -> dict[str, Any]:
-    """Every cheap check, before any heavy import or any file is touched."""
-    from resnet_deploy.export.onnx import check_opset
-    from resnet_deploy.models.registry import get_arch
-
-    spec = get_arch(config.arch)
-    formats = parse_formats(config.formats)
-    opset = None if config.opset is None else check_int(config.opset, "opset", 1)
-    check_opset(opset)
-    size = check_input_size(config.input_size, spec.default_input_size)
-    check_variant(config.variant)
-    labels = read_labels(config.labels)
-    num_classes = None if config.num_classes is None else check_int(config.num_classes, "num_classes", 1, 1_000_000)
-    weights = check_weights_path(config.weights)
-    if config.new_head and weights is None:
-        raise ResNetDeployError("--new-head needs --weights (the backbone to keep); pass a checkpoint")
-    if config.new_head and num_classes is None and labels is None:
-        raise ResNetDeployError("--new-head needs --num-classes (or --labels) to size the new classifier")
-    out = Path(config.out) if config.out is not None else Path("artifacts") / spec.name
-    precheck_out_dir(out, config.force)
-    check_int(config.parity_limit, "parity_limit", 1)
-    if config.preprocessing is not None and int(config.preprocessing.crop) != size:
-        raise ResNetDeployError(
-            f"preprocessing crops {config.preprocessing.crop} px but the input size is {size}; make them equal"
-        )
-    if not config.parity_rel_tol >= 0:
-        raise ResNetDeployError(f"parity tolerance must be >= 0, got {config.parity_rel_tol}")
-    return {"arch": spec.name, "arch_spec": spec, "formats": formats, "opset": opset, "size": size,
-            "labels": labels, "num_classes": num_classes, "weights": weights, "out": out}
-
-
-def _num_classes(plan: dict[str, Any], head_classes: int | None) -> int:
+def _num_classes(plan: ExportPlan, head_classes: int | None) -> int:
     """Explicit value, else the checkpoint's head, else the labels, else the arch's default."""
     from resnet_deploy.models.complexity import default_num_classes
 
-    n, labels = plan["num_classes"], plan["labels"]
+    n, labels = plan.num_classes, plan.labels
     if n is None:
         n = head_classes if head_classes is not None else (len(labels) if labels else None)
     if n is None:
-        n = default_num_classes(plan["arch"])
+        n = default_num_classes(plan.arch)
     if labels is not None and len(labels) != n:
         raise ResNetDeployError(
             f"the labels file has {len(labels)} names but the model has {n} classes; "
@@ -179,10 +138,10 @@ def export_artifact(
     left exactly as it was.
     """
     t_start = time.perf_counter()
-    plan = _resolve(config)
+    plan = config.resolve()
     rep, timings = as_reporter(reporter), {}
     on_warning = rep.warn if reporter is not None else None
-    size, arch = plan["size"], plan["arch"]
+    size, arch = plan.size, plan.arch
 
     import torch
 
@@ -199,12 +158,12 @@ def export_artifact(
             x, parity_desc = _parity_inputs(config, size, pre, on_warning)
     load_report = None
     with _step(rep, f"Building {arch} at {size}x{size}", timings, "build"):
-        num_classes = _num_classes(plan, _head_classes(plan["weights"], config.new_head))
+        num_classes = _num_classes(plan, _head_classes(plan.weights, config.new_head))
         model = create_model(arch, num_classes=num_classes, variant=config.variant)
-        if plan["weights"] is not None:
+        if plan.weights is not None:
             from resnet_deploy.models.weights import load_weights
 
-            load_report = load_weights(model, plan["weights"], new_head=config.new_head).to_dict()
+            load_report = load_weights(model, plan.weights, new_head=config.new_head).to_dict()
         model.eval()
         with torch.device("meta"):
             meta = create_model(arch, num_classes=num_classes, variant=config.variant)
@@ -215,29 +174,30 @@ def export_artifact(
         folded = fold_batchnorm(model)
 
     files, parity = [], {}
-    with staging_dir(plan["out"], config.force) as tmp:
+    with staging_dir(plan.out, config.force, marker=MANIFEST_NAME) as tmp:
         facts: dict[str, dict[str, Any]] = {}
-        for fmt in plan["formats"]:
+        for fmt in plan.formats:
             with _step(rep, f"Exporting {fmt}", timings, f"export:{fmt}"):
-                facts[fmt] = _export_one(fmt, folded, tmp / EXPORT_FORMATS[fmt], size, plan["opset"])
-        for fmt in plan["formats"]:
+                facts[fmt] = _export_one(fmt, folded, tmp / EXPORT_FORMATS[fmt], size, plan.opset)
+        for fmt in plan.formats:
             key = f"{fmt}:fp32"
             with _step(rep, f"Parity {key} ({parity_desc})", timings, f"parity:{fmt}"):
                 parity[key] = check_parity(
                     key, fmt, tmp / EXPORT_FORMATS[fmt], x, ref, rel_range_tol=config.parity_rel_tol
                 )
-        for fmt in plan["formats"]:
+        for fmt in plan.formats:
             extra = {k: v for k, v in facts[fmt].items() if k != "seconds"}
             files.append(make_entry(tmp, EXPORT_FORMATS[fmt], fmt, "fp32", **extra))
-        if plan["labels"] is not None:
-            (tmp / LABELS_FILE).write_text("\n".join(plan["labels"]) + "\n", encoding="utf-8")
+        labels = None if plan.labels is None else list(plan.labels)
+        if labels is not None:
+            (tmp / LABELS_FILE).write_text("\n".join(labels) + "\n", encoding="utf-8")
             files.append(make_entry(tmp, LABELS_FILE, "labels", "fp32"))
         manifest = Manifest(
             model=ModelInfo(
                 arch=arch, num_classes=num_classes, variant=config.variant, params=params,
                 gmacs=round(gmacs, 4),
                 checkpoint_sha256=load_report["sha256"] if load_report else None,
-                labels=plan["labels"],
+                labels=labels,
             ),
             input=InputSpec(shape=[-1, 3, size, size]),
             preprocessing=pre,
@@ -247,6 +207,6 @@ def export_artifact(
         )
         save_manifest(manifest, tmp)
     return ExportResult(
-        out_dir=plan["out"], manifest=manifest, files=files, parity=parity, timings=timings,
+        out_dir=plan.out, manifest=manifest, files=files, parity=parity, timings=timings,
         seconds=time.perf_counter() - t_start, load_report=load_report,
     )

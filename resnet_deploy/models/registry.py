@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from resnet_deploy.checks import check_int
 from resnet_deploy.errors import ModelError
 from resnet_deploy.models.archs import ALIASES, ARCHS, ArchSpec
 
@@ -49,12 +50,8 @@ def create_model(
     paper); ``"v1.5"`` (default, torchvision) puts it on the 3x3.
     """
     spec = get_arch(name)
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ModelError(f"num_classes must be a positive integer, got {num_classes!r}")
-    if num_classes > 1_000_000:
-        raise ModelError(f"num_classes={num_classes} is not sensible (max 1,000,000)")
-    if isinstance(in_chans, bool) or not isinstance(in_chans, int) or in_chans < 1 or in_chans > 64:
-        raise ModelError(f"in_chans must be an integer from 1 to 64, got {in_chans!r}")
+    check_int(num_classes, "num_classes", maximum=1_000_000, hint="pass e.g. 1000", error=ModelError)
+    check_int(in_chans, "in_chans", maximum=64, hint="pass 3 for RGB", error=ModelError)
     if variant not in STRIDE_VARIANTS:
         raise ModelError(f"unknown ResNet variant '{variant}'; choose v1.5 (torchvision) or v1 (paper)")
     from resnet_deploy.models.resnet import ResNet

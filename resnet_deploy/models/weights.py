@@ -19,7 +19,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from resnet_deploy.artifact import sha256_file, temp_path
+from resnet_deploy.artifact import sha256_file
+from resnet_deploy.atomic import replacing
 from resnet_deploy.errors import CheckpointError
 
 # Wrapper keys used by common training scripts, tried in this order.
@@ -367,12 +368,11 @@ def save_weights(model: nn.Module, path: str | os.PathLike[str]) -> Path:
         raise CheckpointError(f"'{p}' is a directory; pass a file name ending in .pth or .safetensors")
     p.parent.mkdir(parents=True, exist_ok=True)
     sd = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    with temp_path(p.parent, suffix=suffix) as tmp:
+    with replacing(p, suffix=suffix) as tmp:
         if suffix in SAFETENSORS_SUFFIXES:
             from safetensors.torch import save_file
 
             save_file(sd, str(tmp), metadata={"format": "pt"})
         else:
             torch.save(sd, str(tmp))
-        os.replace(tmp, p)
     return p

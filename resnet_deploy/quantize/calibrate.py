@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from resnet_deploy.artifact import Calibration
+from resnet_deploy.atomic import write_text_atomic
 from resnet_deploy.errors import ArtifactError, DataError
 
 CALIBRATION_FILE = "calibration.json"
@@ -73,8 +74,7 @@ class CalibrationRanges:
         return json.dumps({"format_version": FORMAT_VERSION, **d}, indent=1) + "\n"
 
     def save(self, path: str | Path) -> Path:
-        Path(path).write_text(self.to_json())
-        return Path(path)
+        return write_text_atomic(path, self.to_json())
 
     @classmethod
     def load(cls, path: str | Path) -> CalibrationRanges:

@@ -6,12 +6,18 @@ fail with one line, exit 2) before any heavy module loads.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from resnet_deploy.errors import ResNetDeployError
+from resnet_deploy.checks import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_nonempty_str,
+    check_number,
+)
+from resnet_deploy.errors import ConfigError
 from resnet_deploy.metrics import Drift
 
 METHODS = ("entropy", "minmax", "percentile")
@@ -29,7 +35,7 @@ DEFAULT_PERCENTILE = 99.99
 
 @dataclass
 class QuantizeConfig:
-    """Options of ``quantize_artifact``; ``validate()`` turns nonsense into one-line errors.
+    """Options of ``quantize_artifact``; validated on construction (one-line ConfigError).
 
     ``calib_size=None`` means every image the calibration source has. ``max_drop``
     is in top-1 points vs FP32 on labelled eval data (agreement points without
@@ -51,42 +57,40 @@ class QuantizeConfig:
     max_rounds: int = 8  # accuracy-guard re-emissions per target
     recalibrate: bool = False  # ignore a matching calibration.json and calibrate again
 
-    def validate(self) -> QuantizeConfig:
-        """Check every field before any work; returns self with targets normalised."""
-        if self.calib_method not in METHODS:
-            raise ResNetDeployError(
-                f"unknown calibration method '{self.calib_method}'; choose one of {', '.join(METHODS)}"
-            )
-        if isinstance(self.targets, str):
-            self.targets = tuple(t.strip() for t in self.targets.split(",") if t.strip())
-        self.targets = tuple(dict.fromkeys(self.targets))
+    def __post_init__(self) -> None:
+        if isinstance(self.targets, str):  # "cpu,tensorrt" from a caller or a CLI flag
+            self.targets = tuple(t.strip().lower() for t in self.targets.split(",") if t.strip())
+        if isinstance(self.targets, (list, tuple)):
+            self.targets = tuple(dict.fromkeys(self.targets))
+        self.validate()
+
+    def validate(self) -> None:
+        """Check every field before any work (also called again by ``quantize_artifact``)."""
+        check_choice(self.calib_method, "calibration method", METHODS)
+        if not isinstance(self.targets, tuple):
+            raise ConfigError(f"INT8 targets must be a tuple of names, got {self.targets!r}; "
+                              f"pass e.g. ('cpu', 'tensorrt')")
         bad = [t for t in self.targets if t not in TARGETS]
         if bad:
-            raise ResNetDeployError(
+            raise ConfigError(
                 f"unknown INT8 target '{bad[0]}'; choose from {', '.join(TARGETS)} (comma-separated)"
             )
         if not self.targets and not self.fp16:
-            raise ResNetDeployError("nothing to do: give at least one --targets entry or --fp16")
-        _positive_int(self.calib_size, "calibration size (--calib-size)", allow_none=True)
-        _positive_int(self.batch_size, "batch size", allow_none=False)
-        _positive_int(self.eval_size, "eval size", allow_none=True)
-        _positive_int(self.report_size, "report size", allow_none=False)
-        _positive_int(self.max_rounds, "max rounds", allow_none=False)
-        if not isinstance(self.percentile, (int, float)) or not (50.0 < float(self.percentile) <= 100.0):
-            raise ResNetDeployError(
-                f"--percentile must be a number in (50, 100], e.g. 99.99; got {self.percentile!r}"
-            )
-        if self.max_drop is not None and (
-            not isinstance(self.max_drop, (int, float))
-            or math.isnan(float(self.max_drop))
-            or not (0.0 <= float(self.max_drop) <= 100.0)
-        ):
-            raise ResNetDeployError(
-                f"--max-drop is in top-1 percentage points from 0 to 100 (e.g. 0.5); got {self.max_drop!r}"
-            )
-        if not isinstance(self.calib_data, str) or not self.calib_data.strip():
-            raise ResNetDeployError("--calib-data is empty; pass a directory, a .npy/.npz file, or 'sample'")
-        return self
+            raise ConfigError("nothing to do: give at least one --targets entry or --fp16")
+        check_int(self.calib_size, "calibration size (--calib-size)", allow_none=True,
+                  hint="pass e.g. 512, or 'all' on the command line")
+        check_int(self.batch_size, "batch size", hint="pass e.g. 32")
+        check_int(self.eval_size, "eval size", allow_none=True, hint="pass e.g. 1000, or None for all images")
+        check_int(self.report_size, "report size", hint="pass e.g. 64")
+        check_int(self.max_rounds, "max rounds", hint="pass e.g. 8")
+        check_number(self.percentile, "--percentile", minimum=50.0, maximum=100.0, exclusive_minimum=True,
+                     hint="pass e.g. 99.99")
+        check_number(self.max_drop, "--max-drop (top-1 percentage points)", minimum=0.0, maximum=100.0,
+                     allow_none=True, hint="pass e.g. 0.5")
+        check_nonempty_str(self.calib_data, "--calib-data",
+                           hint="pass a directory, a .npy/.npz file, or 'sample'")
+        for flag in ("fp16", "recalibrate"):
+            check_bool(getattr(self, flag), flag)
 
     def describe_calibration(self) -> dict[str, Any]:
         """The calibration facts that decide whether saved ranges can be reused."""
@@ -94,13 +98,6 @@ class QuantizeConfig:
             "method": self.calib_method,
             "percentile": float(self.percentile) if self.calib_method == "percentile" else None,
         }
-
-
-def _positive_int(value: Any, what: str, *, allow_none: bool) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ResNetDeployError(f"{what} must be a positive integer, got {value!r}")
 
 
 @dataclass

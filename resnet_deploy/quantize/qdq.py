@@ -69,14 +69,6 @@ def emit_qdq(
     return Path(out_path)
 
 
-def quantizable_nodes(prepared: str | Path) -> list[str]:
-    """Names of nodes a target may quantise (what ``nodes_to_exclude`` can name)."""
-    import onnx
-
-    model = onnx.load(str(prepared), load_external_data=False)
-    return [n.name for n in model.graph.node if n.op_type in ("Conv", "Gemm", "MatMul", "Add")]
-
-
 def optimized_op_counts(model_path: str | Path, work_path: str | Path) -> Counter[str]:
     """Op-type histogram of the graph ORT's CPU provider actually runs (ORT_ENABLE_ALL)."""
     import onnx

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from resnet_deploy.artifact import Manifest, Preprocessing, load_manifest
+from resnet_deploy.checks import check_int
 from resnet_deploy.errors import BackendUnavailableError, MissingDependencyError, ResNetDeployError
 from resnet_deploy.metrics import softmax, topk_indices
 from resnet_deploy.runtime.base import Runner
@@ -198,8 +199,7 @@ def load(
     refuse requests with more images than this. Extra ``options`` go to the runner.
     """
     for name, value in (("threads", threads), ("max_batch", max_batch), ("max_items", max_items)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise ResNetDeployError(f"{name} must be a positive integer, got {value!r}")
+        check_int(value, name, allow_none=True, hint="pass e.g. 4, or None for the default")
     dev = _device(device)
     root = Path(artifact_dir)
     manifest = load_manifest(root)

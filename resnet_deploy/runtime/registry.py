@@ -31,10 +31,4 @@ def runner_class(name: str):  # -> type[Runner]
     if name not in BACKENDS:
         raise ResNetDeployError(f"unknown backend '{name}'; choose one of: {', '.join(BACKENDS)}")
     module, cls = BACKENDS[name].split(":")
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name == module:
-            raise ResNetDeployError(f"backend '{name}' is not implemented in this build") from None
-        raise
-    return getattr(mod, cls)
+    return getattr(importlib.import_module(module), cls)

@@ -3,7 +3,7 @@
 A backend spec is ``backend`` or ``backend:key`` (key = ``FileEntry.key``: fp32,
 fp16, int8-cpu, int8-tensorrt). ``candidates`` lists every pair the artifact
 could run, with the reason when one cannot run here (backend not installed, no
-device, backend not built, no matching file), so reports can show skipped rows
+device, no matching file), so reports can show skipped rows
 instead of silently dropping them. Only light imports happen here: probing a
 backend imports its runner module, never the backend library's heavy parts
 beyond what ``probe()`` needs.
@@ -19,7 +19,6 @@ from resnet_deploy.errors import BackendUnavailableError, ResNetDeployError
 from resnet_deploy.runtime.base import Runner
 from resnet_deploy.runtime.registry import BACKENDS, runner_class
 
-NOT_BUILT = "not implemented in this build"
 NO_FILE = "no matching file in the artifact"
 _GPU_KEY_ORDER = ("int8-tensorrt", "fp16", "fp32", "int8-cpu")
 
@@ -30,7 +29,7 @@ class Candidate:
 
     spec: str
     backend: str
-    runner_cls: type[Runner] | None
+    runner_cls: type[Runner]
     entry: FileEntry | None
     skip_reason: str | None
 
@@ -66,13 +65,6 @@ def parse_spec(spec: str) -> tuple[str, str | None]:
     return backend, (key or None)
 
 
-def _load_class(backend: str) -> tuple[type[Runner] | None, str | None]:
-    try:
-        return runner_class(backend), None
-    except ResNetDeployError:  # module not written yet (e.g. GPU runners in a CPU build)
-        return None, NOT_BUILT
-
-
 def _probe(cls: type[Runner]) -> str | None:
     try:
         return cls.probe()
@@ -98,9 +90,7 @@ def _sorted_entries(cls: type[Runner], manifest: Manifest) -> list[FileEntry]:
 
 
 def _backend_candidates(manifest: Manifest, backend: str) -> list[Candidate]:
-    cls, reason = _load_class(backend)
-    if cls is None:
-        return [Candidate(backend, backend, None, None, reason)]
+    cls = runner_class(backend)
     entries = _sorted_entries(cls, manifest)
     if not entries:
         want = "/".join(cls.formats) or "?"
@@ -152,8 +142,6 @@ def resolve(manifest: Manifest, spec: str) -> Candidate:
         )
     backend, key = parse_spec(spec)
     found = _backend_candidates(manifest, backend)
-    if found[0].skip_reason == NOT_BUILT:
-        raise BackendUnavailableError(f"backend '{backend}' is {NOT_BUILT}; try: {_runnable_list(manifest)}")
     if found[0].entry is None:
         raise ResNetDeployError(
             f"artifact has no file that backend '{backend}' can run ({found[0].skip_reason}); "
@@ -184,7 +172,7 @@ def make_runner(
     **options: object,
 ) -> Runner:
     """A (not yet activated) runner for a runnable candidate."""
-    if candidate.runner_cls is None or candidate.entry is None or not candidate.runnable:
+    if candidate.entry is None or not candidate.runnable:
         raise BackendUnavailableError(f"{candidate.describe()} cannot be run")
     return candidate.runner_cls(artifact_dir, manifest, candidate.entry, threads=threads, **options)
 

@@ -49,7 +49,7 @@ import numpy as np
 
 from resnet_deploy._optional import is_available, try_import
 from resnet_deploy.artifact import EngineRecord, FileEntry, Manifest, verify_file
-from resnet_deploy.atomic import write_bytes
+from resnet_deploy.atomic import write_bytes_atomic
 from resnet_deploy.errors import (
     BackendUnavailableError,
     EngineCompatibilityError,
@@ -357,7 +357,7 @@ class TensorRTRunner(Runner):
         if cache is None or path is None:
             return
         try:
-            write_bytes(path, bytes(memoryview(cache.serialize())))
+            write_bytes_atomic(path, bytes(memoryview(cache.serialize())))
         except OSError as exc:  # a read-only artifact just means no cache next time
             self.notes.append(f"could not save runtime cache {path} ({exc.strerror})")
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from resnet_deploy.artifact import InputSpec, Preprocessing
+from resnet_deploy.checks import check_int
 from resnet_deploy.errors import InvalidInputError
 from resnet_deploy.preprocess import preprocess_array_hwc, preprocess_image
 
@@ -131,8 +132,7 @@ def check_limit(n: int, limit: int | None) -> None:
 
 def check_top_k(top_k: Any, num_classes: int) -> int:
     """top_k as an int in [1, num_classes] (larger values are clipped)."""
-    if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
-        raise InvalidInputError(f"top_k must be a positive integer, got {top_k!r}")
+    check_int(top_k, "top_k", hint="pass e.g. 5", error=InvalidInputError)
     return min(int(top_k), int(num_classes))
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from resnet_deploy._optional import require
+from resnet_deploy.checks import check_int
 from resnet_deploy.errors import ResNetDeployError
 
 PROTOCOLS = ("http", "grpc")
@@ -98,8 +99,8 @@ def run_load(
     timeout_s: float = 60.0,
 ) -> LoadResult:
     """Run the load; ``address`` is ``host:port`` of the chosen protocol's endpoint."""
-    if clients < 1 or requests_per_client < 1:
-        raise ResNetDeployError("clients and requests per client must be at least 1")
+    check_int(clients, "clients", hint="pass e.g. 4")
+    check_int(requests_per_client, "requests per client", hint="pass e.g. 100")
     mod = _client_module(protocol)
     lock = threading.Lock()
     latencies: list[float] = []

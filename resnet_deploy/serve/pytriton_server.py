@@ -31,7 +31,8 @@ import numpy as np
 
 from resnet_deploy._optional import require
 from resnet_deploy.artifact import read_manifest
-from resnet_deploy.errors import ResNetDeployError, WorkFailedError
+from resnet_deploy.checks import check_int, check_nonempty_str
+from resnet_deploy.errors import ConfigError, ResNetDeployError, WorkFailedError
 from resnet_deploy.serve.environment import client_host, prepare_triton_environment, resolve_ports
 from resnet_deploy.serve.handlers import (
     ModelSpec,
@@ -64,28 +65,28 @@ class ServeConfig:
     log_verbose: int = 0
     log_file: Path | None = None  # Triton's own log; None = this process's stdout
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     def validate(self) -> None:
-        """One-line errors for nonsense options, before anything is loaded."""
+        """One-line ConfigError for nonsense options, before anything is loaded (again in ``start_server``)."""
+        check_nonempty_str(self.host, "--host", hint="pass an address such as 127.0.0.1 or 0.0.0.0")
         for role in ("http", "grpc", "metrics"):
-            port = getattr(self, f"{role}_port")
-            if not 0 <= port <= 65535:
-                raise ResNetDeployError(f"--{role}-port must be from 1 to 65535 (0 = any free port), got {port}")
-        if not 1 <= self.max_batch <= 4096:
-            raise ResNetDeployError(f"--max-batch must be from 1 to 4096, got {self.max_batch}")
-        if not 1 <= self.instances <= 64:
-            raise ResNetDeployError(f"--instances must be from 1 to 64, got {self.instances}")
-        if not 0 <= self.max_queue_delay_us <= 10_000_000:
-            raise ResNetDeployError(
-                f"--max-queue-delay-us must be from 0 to 10000000, got {self.max_queue_delay_us}"
-            )
-        if not _NAME_RE.match(self.model_name):
-            raise ResNetDeployError(
+            check_int(getattr(self, f"{role}_port"), f"--{role}-port", minimum=0, maximum=65535,
+                      hint="pass e.g. 8000, or 0 for any free port")
+        check_nonempty_str(self.backend, "--backend", hint="pass auto or a backend such as onnxruntime")
+        check_int(self.max_batch, "--max-batch", maximum=4096, hint="pass e.g. 32")
+        check_int(self.instances, "--instances", maximum=64, hint="pass e.g. 1")
+        check_int(self.max_queue_delay_us, "--max-queue-delay-us", minimum=0, maximum=10_000_000,
+                  hint="pass e.g. 500")
+        if not isinstance(self.model_name, str) or not _NAME_RE.match(self.model_name):
+            raise ConfigError(
                 f"model name '{self.model_name}' is not valid; use letters, digits, '.', '_' or '-' (max 58)"
             )
-        if self.top_k < 1:
-            raise ResNetDeployError(f"--top-k must be at least 1, got {self.top_k}")
-        if self.threads is not None and self.threads < 1:
-            raise ResNetDeployError(f"--threads must be at least 1, got {self.threads}")
+        check_int(self.top_k, "--top-k", hint="pass e.g. 5")
+        check_int(self.threads, "--threads", allow_none=True, hint="pass e.g. 4, or leave it out")
+        check_int(self.exit_timeout_s, "exit timeout (s)", minimum=0, hint="pass e.g. 10")
+        check_int(self.log_verbose, "--log-verbose", minimum=0, hint="pass 0 (quiet) to 3")
 
 
 @dataclass

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from resnet_deploy.artifact import EngineRecord, FileEntry, Manifest, load_manifest, staging_dir
-from resnet_deploy.errors import ArtifactError, ResNetDeployError
+from resnet_deploy.checks import check_bool, check_choice, check_int
+from resnet_deploy.errors import ArtifactError, ConfigError, ResNetDeployError
 from resnet_deploy.serve import pbtxt
 from resnet_deploy.serve.triton_configs import ModelIO, RepoPlan, plan_configs
 
@@ -52,6 +53,38 @@ class RepoConfig:
     preprocess: bool = True  # add <name>_preprocess + <name>_ensemble
     force: bool = False
 
+    def __post_init__(self) -> None:
+        self.validate()
+
+    @property
+    def resolved_kind(self) -> str:
+        """``kind``, or the backend's natural one: gpu for tensorrt, cpu otherwise."""
+        return self.kind or ("gpu" if self.backend == "tensorrt" else "cpu")
+
+    def validate(self) -> None:
+        """One-line ConfigError for nonsense options, before the artifact is read."""
+        check_choice(self.backend, "Triton backend", BACKENDS)
+        check_choice(self.precision, "precision", PRECISIONS)
+        kind = self.resolved_kind
+        check_choice(kind, "instance kind", KINDS)
+        if self.backend == "tensorrt" and kind != "gpu":
+            raise ConfigError("the tensorrt backend runs on GPUs only; drop --kind cpu or use --backend onnxruntime")
+        if self.backend == "openvino" and kind != "cpu":
+            raise ConfigError("this repository writer targets OpenVINO on CPU; use --kind cpu or --backend onnxruntime")
+        if self.precision == "fp16" and kind == "cpu":
+            raise ConfigError("fp16 is a GPU precision; use --kind gpu, or fp32/int8 on CPU")
+        check_int(self.max_batch, "--max-batch", maximum=4096, allow_none=True,
+                  hint="pass e.g. 32, or leave it out for the engine's own limit")
+        check_int(self.instances, "--instances", maximum=256, hint="pass e.g. 1")
+        check_int(self.max_queue_delay_us, "--max-queue-delay-us", minimum=0, maximum=10_000_000,
+                  hint="pass e.g. 100")
+        if not isinstance(self.model_name, str) or not _NAME_RE.match(self.model_name):
+            raise ConfigError(
+                f"model name '{self.model_name}' is not valid; use letters, digits, '.', '_' or '-' (max 64)"
+            )
+        for flag in ("dynamic_batching", "preprocess", "force"):
+            check_bool(getattr(self, flag), flag)
+
 
 @dataclass
 class RepoResult:
@@ -70,33 +103,6 @@ class RepoResult:
             "out": str(self.out), "models": self.models, "source": self.source, "backend": self.backend,
             "precision": self.precision, "kind": self.kind, "max_batch": self.max_batch,
         }
-
-
-def _check_options(cfg: RepoConfig) -> str:
-    if cfg.backend not in BACKENDS:
-        raise ResNetDeployError(f"unknown Triton backend '{cfg.backend}'; choose one of: {', '.join(BACKENDS)}")
-    if cfg.precision not in PRECISIONS:
-        raise ResNetDeployError(f"unknown precision '{cfg.precision}'; choose one of: {', '.join(PRECISIONS)}")
-    kind = cfg.kind or ("gpu" if cfg.backend == "tensorrt" else "cpu")
-    if kind not in KINDS:
-        raise ResNetDeployError(f"unknown instance kind '{kind}'; choose cpu or gpu")
-    if cfg.backend == "tensorrt" and kind != "gpu":
-        raise ResNetDeployError("the tensorrt backend runs on GPUs only; drop --kind cpu or use --backend onnxruntime")
-    if cfg.backend == "openvino" and kind != "cpu":
-        raise ResNetDeployError("this repository writer targets OpenVINO on CPU; use --kind cpu or --backend onnxruntime")
-    if cfg.precision == "fp16" and kind == "cpu":
-        raise ResNetDeployError("fp16 is a GPU precision; use --kind gpu, or fp32/int8 on CPU")
-    if cfg.max_batch is not None and not 1 <= cfg.max_batch <= 4096:
-        raise ResNetDeployError(f"--max-batch must be from 1 to 4096, got {cfg.max_batch}")
-    if not 1 <= cfg.instances <= 256:
-        raise ResNetDeployError(f"--instances must be from 1 to 256, got {cfg.instances}")
-    if not 0 <= cfg.max_queue_delay_us <= 10_000_000:
-        raise ResNetDeployError(f"--max-queue-delay-us must be from 0 to 10000000, got {cfg.max_queue_delay_us}")
-    if not _NAME_RE.match(cfg.model_name):
-        raise ResNetDeployError(
-            f"model name '{cfg.model_name}' is not valid; use letters, digits, '.', '_' or '-' (max 64)"
-        )
-    return kind
 
 
 def _onnx_entry(m: Manifest, backend: str, precision: str, kind: str) -> FileEntry:
@@ -196,7 +202,8 @@ def _resolve_io(artifact: Path, m: Manifest, cfg: RepoConfig, kind: str) -> tupl
 
 def write_triton_repo(artifact_dir: str | Path, cfg: RepoConfig) -> RepoResult:
     """Write the model repository described by ``cfg`` (atomically) and say what was written."""
-    kind = _check_options(cfg)
+    cfg.validate()  # again: fields may have been changed since construction
+    kind = cfg.resolved_kind
     artifact = Path(artifact_dir)
     m = load_manifest(artifact)
     entry, io, max_batch = _resolve_io(artifact, m, cfg, kind)

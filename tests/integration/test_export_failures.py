@@ -129,7 +129,7 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         (["--arch", "resnet20", "--formats", "onnx,tflite"], "unknown export format 'tflite'"),
         (["--arch", "resnet20", "--opset", "13"], "opset 13"),
         (["--arch", "resnet20", "--input-size", "abc"], "--input-size must be an integer"),
-        (["--arch", "resnet20", "--input-size", "16"], "input size must be from 32"),
+        (["--arch", "resnet20", "--input-size", "16"], "input size must be an integer from 32"),
         (["--arch", "resnet_9000"], "unknown architecture"),
         (["--arch", "resnet20", "--out", "exists"], "--force"),
         (["--arch", "resnet20", "--out", "afile/art"], "afile"),

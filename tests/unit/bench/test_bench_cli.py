@@ -63,7 +63,7 @@ def test_compare_two_backends(tiny_artifact: Path, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("args", "message"), [
     (["bench", "{missing}"], "does not exist"),
-    (["bench", "{art}", "--batch-sizes", "0"], "--batch-sizes must be integers >= 1"),
+    (["bench", "{art}", "--batch-sizes", "0"], "--batch-sizes must be positive integers"),
     (["bench", "{art}", "--backends", "onnxruntime,warp-drive"], "unknown backend 'warp-drive'"),
     (["bench", "{art}", "--max-drop", "150", "--no-peer"], "--max-drop"),
     (["compare", "{art}", "onnxruntime", "onnxruntime:int8-cpu"], "no 'int8-cpu' file"),

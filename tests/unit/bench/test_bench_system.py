@@ -42,10 +42,10 @@ def test_machine_info_describes_this_machine() -> None:
 
 
 def test_default_sweep_and_scenarios() -> None:
-    assert BenchConfig(max_batch=16).validate().sweep_sizes() == [1, 2, 4, 8, 16]
-    assert BenchConfig(scenarios="single-stream").validate().sweep_sizes() == [1]
-    assert BenchConfig(batch_sizes=[8, 4, 8], scenarios="offline").validate().sweep_sizes() == [4, 8]
-    assert BenchConfig(batch_sizes=[8], scenarios="server").validate().sweep_sizes() == [1, 8]
+    assert BenchConfig(max_batch=16).sweep_sizes() == [1, 2, 4, 8, 16]
+    assert BenchConfig(scenarios="single-stream").sweep_sizes() == [1]
+    assert BenchConfig(batch_sizes=[8, 4, 8], scenarios="offline").sweep_sizes() == [4, 8]
+    assert BenchConfig(batch_sizes=[8], scenarios="server").sweep_sizes() == [1, 8]
     assert BenchConfig().plan.budget_s == 1.0
     assert BenchConfig(iterations=5).plan.budget_s is None
 
@@ -67,5 +67,5 @@ def test_default_sweep_and_scenarios() -> None:
 ])
 def test_config_errors_are_one_line(kwargs: dict, match: str) -> None:
     with pytest.raises(ResNetDeployError, match=match) as exc:
-        BenchConfig(**kwargs).validate()
+        BenchConfig(**kwargs)
     assert "\n" not in str(exc.value) and exc.value.exit_code == 2

@@ -20,31 +20,31 @@ from resnet_deploy.errors import ResNetDeployError
 @pytest.mark.parametrize(
     ("kwargs", "needle"),
     [
-        ({"precision": "int4"}, "precision must be one of fp32, fp16, int8"),
-        ({"family": "trt"}, "family must be one of auto, tensorrt, tensorrt-rtx"),
-        ({"min_batch": 0}, "integers >= 1"),
+        ({"precision": "int4"}, "unknown precision 'int4'; choose one of: fp32, fp16, int8"),
+        ({"family": "trt"}, "unknown family 'trt'; choose one of: auto, tensorrt, tensorrt-rtx"),
+        ({"min_batch": 0}, "--batch MIN must be an integer from 1 to 4096, got 0"),
         ({"min_batch": 8, "opt_batch": 4}, "MIN <= OPT <= MAX"),
-        ({"max_batch": 10_000, "opt_batch": 8}, "not sensible"),
-        ({"workspace_mib": 0}, "--workspace must be"),
-        ({"opt_level": 6}, "--opt-level must be 0..5"),
+        ({"max_batch": 10_000, "opt_batch": 8}, "--batch MAX must be an integer from 1 to 4096"),
+        ({"workspace_mib": 0}, r"--workspace \(MiB\) must be an integer from 1 to 1048576"),
+        ({"opt_level": 6}, "--opt-level must be an integer from 0 to 5"),
     ],
 )
 def test_bad_engine_options_are_one_line_errors(kwargs, needle):
     with pytest.raises(ResNetDeployError, match=needle) as info:
-        EngineConfig(**kwargs).validate()
+        EngineConfig(**kwargs)
     assert "\n" not in str(info.value)
 
 
 def test_timing_cache_must_be_a_file(tmp_path):
     with pytest.raises(ResNetDeployError, match="is a directory"):
-        EngineConfig(timing_cache=tmp_path).validate()
+        EngineConfig(timing_cache=tmp_path)
 
 
 def test_cli_flag_parsing():
     assert parse_batch("1,8,32") == (1, 8, 32) and parse_batch("4") == (4, 4, 4)
     with pytest.raises(ResNetDeployError, match="MIN,OPT,MAX"):
         parse_batch("1,2")
-    with pytest.raises(ResNetDeployError, match="comma-separated integers"):
+    with pytest.raises(ResNetDeployError, match="comma-separated positive integers"):
         parse_batch("a,b,c")
     cfg = make_engine_config("INT8", "2,4,8", "512", "5", None, "tensorrt-rtx", False, False)
     assert (cfg.precision, cfg.min_batch, cfg.max_batch, cfg.workspace_mib, cfg.opt_level) == ("int8", 2, 8, 512, 5)

@@ -140,7 +140,7 @@ def test_decode_images_rejects_garbage_and_empty(sample_images) -> None:
 )
 def test_serve_config_validation(kw: dict, match: str) -> None:
     with pytest.raises(ResNetDeployError, match=match):
-        ServeConfig(**kw).validate()
+        ServeConfig(**kw)
 
 
 def test_launch_checks_the_artifact_before_anything_else(tmp_path: Path) -> None:
