@@ -351,11 +351,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def write_outputs(report: Report, out: Path) -> None:
-    from resnet_deploy.atomic import write_bytes
+    from resnet_deploy.atomic import write_bytes_atomic
 
     table = report.table()
-    write_bytes(out / "gpu_check.json", json.dumps(report.to_dict(), indent=2, default=str).encode())
-    write_bytes(out / "gpu_check.md", f"```\n{table}\n```\n".encode())
+    write_bytes_atomic(out / "gpu_check.json", json.dumps(report.to_dict(), indent=2, default=str).encode())
+    write_bytes_atomic(out / "gpu_check.md", f"```\n{table}\n```\n".encode())
     print("\n" + table)
     print(json.dumps(report.to_dict()["counts"]), f"-> {out}/gpu_check.json")
 

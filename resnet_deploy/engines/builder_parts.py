@@ -2,7 +2,7 @@
 
 A logger that keeps errors for one-line messages, a progress monitor, the
 strongly typed creation flag, readable parser errors, and the timing cache
-(load if present, save atomically through ``atomic.write_bytes``)
+(load if present, save atomically through ``atomic.write_bytes_atomic``)
 and a builder creation that fails in one line. APIs: ``ILogger.log``,
 ``IProgressMonitor.phase_start/step_complete/phase_finish`` (NVIDIA/TensorRT
 samples/python/simple_progress_monitor), ``NetworkDefinitionCreationFlag.

@@ -6,7 +6,7 @@ import types
 
 import pytest
 
-from resnet_deploy.atomic import write_bytes
+from resnet_deploy.atomic import write_bytes_atomic
 from resnet_deploy.engines.builder_parts import create_builder, make_logger
 from resnet_deploy.errors import BackendUnavailableError
 from resnet_deploy.runtime import ort_gpu
@@ -69,9 +69,9 @@ def test_preload_dlls_only_for_pip_cuda_and_once(monkeypatch):
 
 def test_write_bytes_is_atomic_and_leaves_no_temp(tmp_path):
     dest = tmp_path / "cache" / "timing.cache"
-    assert write_bytes(dest, b"one") == dest and dest.read_bytes() == b"one"
-    write_bytes(dest, b"two")
+    assert write_bytes_atomic(dest, b"one") == dest and dest.read_bytes() == b"one"
+    write_bytes_atomic(dest, b"two")
     assert dest.read_bytes() == b"two" and sorted(p.name for p in dest.parent.iterdir()) == ["timing.cache"]
     (tmp_path / "afile").write_text("x")
     with pytest.raises(OSError):  # callers turn this into a note ("could not save ... cache")
-        write_bytes(tmp_path / "afile" / "x.cache", b"x")
+        write_bytes_atomic(tmp_path / "afile" / "x.cache", b"x")
