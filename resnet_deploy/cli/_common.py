@@ -62,6 +62,9 @@ def output_options(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+LOG_WIDTH = 1000  # the widest a table may grow when stderr is not a terminal
+
+
 class Output:
     """Where a command talks: rich on stderr for people, JSON on stdout for machines.
 
@@ -76,6 +79,11 @@ class Output:
         from rich.console import Console
 
         self.console = Console(stderr=True, quiet=self.quiet, highlight=False)
+        if not self.console.is_terminal:
+            # A pipe or a file (CI logs, `cmd 2> log.txt`) has no width: rich would squeeze tables
+            # to 80 columns ("model.…"). Let tables take their natural width and lines run unwrapped.
+            self.console = Console(stderr=True, quiet=self.quiet, highlight=False, width=LOG_WIDTH,
+                                   soft_wrap=True)
 
     def info(self, message: str) -> None:
         self.console.print(escape(message))

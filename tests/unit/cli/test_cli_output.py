@@ -52,3 +52,21 @@ def test_note_keeper_forwards_and_keeps_notes() -> None:
         advance(1)
     assert keeper.notes == ["n1"]
     assert said == ["step", "note: n1", "warning: w", "s"]
+
+
+def test_tables_keep_their_full_width_when_stderr_is_not_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    """A CI log or `cmd 2> log.txt` gets whole cells, not 80-column squeezed ones ("model.…")."""
+    from rich.table import Table
+
+    out = Output()  # pytest captures stderr: not a terminal
+    assert not out.console.is_terminal
+    table = Table(title="quantized models")
+    for name in ("file", "agreement with FP32", "notes"):
+        table.add_column(name)
+    long_path = "artifacts/resnet50-imagenet-finetuned/model.int8-tensorrt.onnx"
+    table.add_row(long_path, "99.50 %", "calibrated on 512 images of /data/imagenet/val (minmax), 53/53 convs int8")
+    out.table(table)
+    out.info("x" * 150)  # a long line stays one line
+    err = capsys.readouterr().err
+    assert long_path in err and "agreement with FP32" in err and "…" not in err
+    assert ("x" * 150) in err.splitlines()
