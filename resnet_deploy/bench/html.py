@@ -6,7 +6,14 @@ import base64
 import html
 import json
 
-from resnet_deploy.bench.render import headers, peer_lines, table_rows
+from resnet_deploy.bench.render import (
+    headers,
+    noisy_rows,
+    peer_lines,
+    skipped_lines,
+    table_order,
+    table_rows,
+)
 from resnet_deploy.bench.report import BenchReport
 
 CSS = """
@@ -14,7 +21,7 @@ body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem;color:#
 h1{font-size:1.4rem} h2{font-size:1.1rem;margin-top:2rem}
 table{border-collapse:collapse;font-size:.85rem} th,td{border:1px solid #ccc;padding:.25rem .5rem}
 th{background:#f0f0f0} td.num{text-align:right;font-variant-numeric:tabular-nums}
-tr.skipped td,tr.failed td{color:#888} tr.peer td{background:#fff8e6}
+tr.skipped td,tr.failed td{color:#888} tr.peer td{background:#fff8e6} tr.noisy td{background:#fdecea}
 .meta{color:#555;font-size:.9rem} img{max-width:100%;border:1px solid #eee;margin:.5rem 0}
 code{background:#f4f4f4;padding:0 .2rem}
 """
@@ -29,8 +36,8 @@ def _e(v: object) -> str:
 def _table(report: BenchReport) -> str:
     head = headers()
     out = ['<table id="results"><thead><tr>' + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr></thead><tbody>"]
-    for r, cells in zip(report.rows, table_rows(report), strict=True):
-        cls = r.status + (" peer" if r.peer else "")
+    for r, cells in zip(table_order(report), table_rows(report), strict=True):
+        cls = r.status + (" peer" if r.peer else "") + (" noisy" if (r.noise or {}).get("noisy") else "")
         tds = "".join(
             f'<td{"" if h in TEXT_COLUMNS else " class=num"}>{_e(c)}</td>' for h, c in zip(head, cells, strict=True)
         )
@@ -60,6 +67,12 @@ def to_html(report: BenchReport, pngs: dict[str, bytes] | None = None) -> str:
         '<div class="meta">' + "<br>".join(x if x.startswith("command") else _e(x) for x in meta) + "</div>",
         "<h2>Results</h2>", _table(report),
     ]
+    if noisy_rows(report):
+        parts.append("<p><b>Noisy rows</b> (other processes used more than a tenth of a core while they were "
+                     f"timed; do not act on their figures): {_e(', '.join(r.spec for r in noisy_rows(report)))}</p>")
+    if skipped_lines(report):
+        parts += ['<p>Skipped here:</p><ul class="skipped">'] + [f"<li>{_e(t)}</li>" for t in skipped_lines(report)]
+        parts.append("</ul>")
     lines = peer_lines(report)
     if lines:
         parts += ["<h2>Versus OpenVINO + NNCF INT8</h2><ul>"] + [f"<li>{_e(t)}</li>" for t in lines] + ["</ul>"]

@@ -2,7 +2,10 @@
 
 Every rendering reads the same ``table_rows`` so the terminal, CSV, Markdown
 and HTML (``bench/html.py``, which imports this module) always agree. Writing
-the files is ``bench/files.py``.
+the files is ``bench/files.py``. Tables list the rows that ran first, fastest
+batch-1 p50 first, then failed ones; skipped rows (a missing GPU, package or
+file) follow as one compact list, grouped by reason (``skipped_lines``). A row
+timed while other processes used the CPU is marked ``NOISY`` in its note.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ COLUMNS = (
     ("backend", "backend"), ("status", "status"), ("device", "device"), ("p50_ms", "b1 p50 ms"),
     ("p90_ms", "b1 p90 ms"), ("p99_ms", "b1 p99 ms"), ("best_tput", "best img/s"),
     ("best_batch", "@batch"), ("top1", "top-1"), ("agreement", "agree"), ("max_abs", "max abs Δ"),
-    ("cosine", "cos"), ("server_qps", "server qps"), ("rss_mb", "RSS MB"), ("note", "note"),
+    ("cosine", "cos"), ("server_qps", "server qps"), ("rss_mb", "RSS MB"), ("others_cpu", "others %core"),
+    ("note", "note"),
 )
 
 
@@ -33,6 +37,7 @@ def row_values(r: BackendRow) -> dict[str, Any]:
     """One row's cells as raw values (None = not measured)."""
     b1, best, d = r.at(1), r.best, r.drift or {}
     server = r.scenarios.get("server") or {}
+    noise = r.noise or {}
     return {
         "backend": r.spec, "status": r.status, "device": r.device,
         "p50_ms": b1.latency.p50 if b1 else None, "p90_ms": b1.latency.p90 if b1 else None,
@@ -41,16 +46,40 @@ def row_values(r: BackendRow) -> dict[str, Any]:
         "top1": d.get("top1"), "agreement": d.get("agreement"), "max_abs": d.get("max_abs"),
         "cosine": d.get("cosine_mean"), "server_qps": server.get("max_rate_qps") if server else None,
         "rss_mb": (r.memory or {}).get("rss_peak_mb"),
-        "note": r.reason if not r.ok else ("peer" if r.peer else ""),
+        "others_cpu": None if noise.get("others_cores") is None else 100.0 * noise["others_cores"],
+        "note": r.reason if not r.ok else "; ".join(n for n in (
+            "peer" if r.peer else "", "NOISY: other processes used the CPU while timing" if noise.get("noisy") else ""
+        ) if n),
     }
 
 
-def table_rows(report: BenchReport) -> list[list[str]]:
-    """Formatted cells, header excluded, in report order."""
-    digits = {"best_tput": 1, "best_batch": 0, "rss_mb": 0, "server_qps": 1, "cosine": 5, "top1": 4,
-              "agreement": 4, "max_abs": 4}
-    out = []
+def table_order(report: BenchReport) -> list[BackendRow]:
+    """Rows that ran, fastest batch-1 p50 first (rows without one after), then failed ones."""
+    ran = sorted((r for r in report.rows if r.ok),
+                 key=lambda r: (r.p50_ms is None, r.p50_ms or 0.0, r.spec))
+    return ran + [r for r in report.rows if r.status == "failed"]
+
+
+def skipped_lines(report: BenchReport) -> list[str]:
+    """Skipped rows as one line per reason: "reason: spec, spec"."""
+    by_reason: dict[str, list[str]] = {}
     for r in report.rows:
+        if r.status == "skipped":
+            by_reason.setdefault(r.reason or "no reason given", []).append(r.spec)
+    return [f"{', '.join(specs)}: {reason}" for reason, specs in by_reason.items()]
+
+
+def noisy_rows(report: BenchReport) -> list[BackendRow]:
+    """Rows timed while other processes used more than the noise threshold (``bench.noise``)."""
+    return [r for r in report.rows if r.ok and (r.noise or {}).get("noisy")]
+
+
+def table_rows(report: BenchReport) -> list[list[str]]:
+    """Formatted cells, header excluded, in ``table_order``."""
+    digits = {"best_tput": 1, "best_batch": 0, "rss_mb": 0, "server_qps": 1, "cosine": 5, "top1": 4,
+              "agreement": 4, "max_abs": 4, "others_cpu": 0}
+    out = []
+    for r in table_order(report):
         v = row_values(r)
         out.append([_f(v[k], digits.get(k, 3)) for k, _ in COLUMNS])
     return out
@@ -137,6 +166,11 @@ def to_markdown(report: BenchReport, plots: dict[str, str] | None = None) -> str
              f"({report.config.get('eval_mode')})",
              f"- command: `{' '.join(m.get('command') or [])}`", "",
              _md_table(headers(), table_rows(report)), ""]
+    if noisy_rows(report):
+        lines += [f"**Noisy rows** (other processes used more than a tenth of a core while they were timed; "
+                  f"do not act on their figures): {', '.join(r.spec for r in noisy_rows(report))}", ""]
+    if skipped_lines(report):
+        lines += ["Skipped here:", ""] + [f"- {t}" for t in skipped_lines(report)] + [""]
     sweep = [r for r in report.rows if r.batches]
     if sweep:
         sizes = sorted({b.batch for r in sweep for b in r.batches})
@@ -186,7 +220,7 @@ def rich_table(report: BenchReport) -> Any:
     t = Table(title=f"{report.model.get('arch')} — threads {report.config.get('threads')}")
     for h in headers():
         t.add_column(h, overflow="fold", justify="left" if h in ("backend", "status", "note", "device") else "right")
-    for r, cells in zip(report.rows, table_rows(report), strict=True):
-        style = None if r.ok else "dim"
+    for r, cells in zip(table_order(report), table_rows(report), strict=True):
+        style = None if r.ok and not (r.noise or {}).get("noisy") else "dim"
         t.add_row(*cells, style=style)
     return t

@@ -129,7 +129,7 @@ def summary_markdown(
     reports: dict[str, BenchReport], targets: list[Target], links: dict[str, str], header: dict[str, Any]
 ) -> str:
     """The suite's one-page summary: targets first, then each model's table with the spread."""
-    from resnet_deploy.bench.render import headers, peer_lines, table_rows
+    from resnet_deploy.bench.render import headers, peer_lines, skipped_lines, table_rows
 
     lines = [f"# resnet-deploy benchmark suite — {header.get('date')} on {header.get('host')}", ""]
     lines += [f"- {k}: {v}" for k, v in header.items() if k not in ("date", "host")] + [""]
@@ -144,6 +144,7 @@ def summary_markdown(
         lines.append("| " + " | ".join(head) + " |")
         lines.append("|" + "|".join("---" for _ in head) + "|")
         lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in table_rows(rep)]
+        lines += [""] + [f"- skipped: {t}" for t in skipped_lines(rep)]
         lines += ["", "Spread over repetitions:", ""] + spread_table(rep) + [""]
         lines += [f"- {t}" for t in peer_lines(rep)] + [""]
         lines += [f"- note: {n}" for n in rep.notes]

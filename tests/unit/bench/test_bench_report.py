@@ -63,10 +63,29 @@ def test_csv_markdown_and_rich(synthetic_report: BenchReport) -> None:
     skipped = next(r for r in rows if r["backend"] == "tensorrt")
     assert skipped["status"] == "skipped" and skipped["reason"] == "not installed here"
     md = to_markdown(synthetic_report)
-    assert "| backend | status |" in md and "| tensorrt | skipped |" in md
-    assert "ratio" in md and "Harness overhead" in md
+    assert "| backend | status |" in md and "ratio" in md and "Harness overhead" in md
+    # rows that ran come first, fastest batch-1 p50 first; skipped rows follow as one compact line
+    table_lines = [ln for ln in md.splitlines() if ln.startswith("| ") and "| ok |" in ln]
+    p50s = [float(ln.split("|")[4]) for ln in table_lines]
+    assert len(table_lines) == 4 and p50s == sorted(p50s)
+    assert "| tensorrt |" not in md and "- tensorrt: not installed here" in md
     table = rich_table(synthetic_report)
-    assert table.row_count == len(synthetic_report.rows)
+    assert table.row_count == len([r for r in synthetic_report.rows if r.status != "skipped"])
+
+
+def test_noisy_rows_are_marked_in_every_rendering(synthetic_report: BenchReport) -> None:
+    from resnet_deploy.bench.html import to_html
+    from resnet_deploy.bench.noise import Noise
+
+    row = next(r for r in synthetic_report.rows if r.spec == "onnxruntime:int8-cpu")
+    row.noise = Noise(window_s=2.0, others_cores=0.8, self_cores=1.9, load_avg_1m=2.5, cpu_mhz=None,
+                      noisy=True).to_dict()
+    md = to_markdown(synthetic_report)
+    line = next(ln for ln in md.splitlines() if ln.startswith("| onnxruntime:int8-cpu |"))
+    assert "NOISY" in line and "| 80 |" in line  # others' CPU as % of a core
+    assert "**Noisy rows**" in md and "onnxruntime:int8-cpu" in md.split("**Noisy rows**")[1].splitlines()[0]
+    assert 'class="ok noisy"' in to_html(synthetic_report)
+    assert sum("NOISY" in ln for ln in md.splitlines() if ln.startswith("| ")) == 1
 
 
 def test_report_files_html_and_pngs(synthetic_report: BenchReport, tmp_path: Path) -> None:
