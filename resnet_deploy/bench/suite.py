@@ -8,6 +8,10 @@ Targets, each PASS/FAIL (SKIP when the numbers needed were not measured):
   * main model: best INT8 batch-1 p50 at least 6x faster than PyTorch eager FP32;
   * harness overhead: the NullRunner's per-call time < 2 % of the small model's
     (ResNet-18) best INT8 batch-1 p50.
+
+A target is never judged on a row that was timed while other processes used the
+CPU (``row.noise``, ``bench.noise``): it reads NOISY and names the rows. The suite
+first re-times noisy rows (``retime_noisy``, a few tries) and only then gives up.
 """
 
 from __future__ import annotations
@@ -42,7 +46,11 @@ class Target:
         return asdict(self)
 
 
-def _judge(name: str, value: float | None, bound: float, op: str, detail: str) -> Target:
+def _judge(name: str, value: float | None, bound: float, op: str, detail: str,
+           noisy: list[str] | None = None) -> Target:
+    if noisy:
+        return Target(name, value, bound, op, "NOISY",
+                      f"not judged: {', '.join(noisy)} timed while other processes used the CPU {detail}".rstrip())
     if value is None:
         return Target(name, None, bound, op, "SKIP", detail or "not measured")
     ok = {"<=": value <= bound, ">=": value >= bound, "<": value < bound}[op]
@@ -68,6 +76,14 @@ def _peer_value(single: dict[str, Any] | None, paired: dict[str, Any] | None,
                              f"range {lo:.3f}-{hi:.3f}, faster in {paired['rounds_won']}{tie}")
 
 
+def _noisy(report: BenchReport | None, *specs: str | None) -> list[str]:
+    """Which of ``specs`` were timed while the machine was busy with other work."""
+    if report is None:
+        return []
+    rows = [report.row(s) for s in specs if s]
+    return [r.spec for r in rows if r is not None and (r.noise or {}).get("noisy")]
+
+
 def check_targets(main: BenchReport | None, small: BenchReport | None) -> list[Target]:
     """Evaluate every target on the main (ResNet-50) and small (ResNet-18) reports."""
     out: list[Target] = []
@@ -79,34 +95,72 @@ def check_targets(main: BenchReport | None, small: BenchReport | None) -> list[T
     value, detail = _peer_value(lat, paired.get("latency"), scope_ok)
     if lat:
         detail = f"({lat['backend']} {lat['ours_p50_ms']:.3f} ms vs {lat['peer_p50_ms']:.3f} ms{detail})"
+    peer = pc.get("peer")
     out.append(_judge(f"{arch} best INT8 / OpenVINO+NNCF INT8, batch-1 p50 ratio", value,
-                      LATENCY_RATIO_MAX, "<=", detail))
+                      LATENCY_RATIO_MAX, "<=", detail, _noisy(main, lat and lat["backend"], peer)))
     tb = tput["batch"] if tput else 16
     value, detail = _peer_value(tput, paired.get("throughput"), scope_ok)
     if tput:
         detail = f"({tput['backend']} {tput['ours']:.1f} vs {tput['peer']:.1f} img/s{detail})"
     out.append(_judge(f"{arch} best INT8 / OpenVINO+NNCF INT8, batch-{tb} throughput ratio", value,
-                      THROUGHPUT_RATIO_MIN, ">=", detail))
-    speed, detail = None, ""
+                      THROUGHPUT_RATIO_MIN, ">=", detail, _noisy(main, tput and tput["backend"], peer)))
+    speed, detail, noisy = None, "", []
     if main is not None:
         eager, fast = main.row("torch:fp32"), best_int8(main)
         if eager is not None and eager.p50_ms and fast is not None:
             speed = eager.p50_ms / fast.p50_ms  # type: ignore[operator]
             detail = f"({fast.spec} {fast.p50_ms:.3f} ms vs torch:fp32 {eager.p50_ms:.3f} ms)"
+            noisy = _noisy(main, eager.spec, fast.spec)
     out.append(_judge(f"{arch} best INT8 speed-up over PyTorch eager FP32 (batch 1)", speed,
-                      EAGER_SPEEDUP_MIN, ">=", detail))
-    pct, detail = None, ""
+                      EAGER_SPEEDUP_MIN, ">=", detail, noisy))
+    pct, detail, noisy = None, "", []
     if small is not None:
         fast = best_int8(small)
         null = (small.harness.get("null_runner_ms") or {}).get("mean")
         if fast is not None and null is not None:
             pct = 100.0 * null / fast.p50_ms  # type: ignore[operator]
             detail = f"({null * 1000:.2f} us per call vs {fast.spec} {fast.p50_ms:.3f} ms)"
+            noisy = _noisy(small, fast.spec)
         arch_s = small.model.get("arch")
     else:
         arch_s = "small model"
-    out.append(_judge(f"harness overhead vs {arch_s} INT8 batch-1 (%)", pct, OVERHEAD_PCT_MAX, "<", detail))
+    out.append(_judge(f"harness overhead vs {arch_s} INT8 batch-1 (%)", pct, OVERHEAD_PCT_MAX, "<", detail, noisy))
     return out
+
+
+def retime_noisy(art: Any, report: BenchReport, cfg: Any, reporter: Any = None, tries: int = 2) -> BenchReport:
+    """Time the noisy rows of ``report`` again (each alone, in its own process), up to ``tries`` times.
+
+    A re-timed row replaces the noisy one and keeps its drift (accuracy does not depend
+    on the machine's load); the peer comparison is recomputed. Rows still noisy after
+    the last try stay marked, and the targets that need them read NOISY.
+    """
+    import dataclasses
+
+    from resnet_deploy.bench.report import peer_comparison
+    from resnet_deploy.bench.run import run_bench
+
+    for attempt in range(tries):
+        noisy = [r for r in report.ok_rows if (r.noise or {}).get("noisy")]
+        if not noisy:
+            break
+        if reporter is not None:
+            reporter.info(f"re-timing {len(noisy)} noisy row(s) (try {attempt + 1} of {tries}): "
+                          + ", ".join(r.spec for r in noisy))
+        again = run_bench(art, dataclasses.replace(
+            cfg, backends=[r.spec for r in noisy], peer=any(r.peer for r in noisy), paired_rounds=0,
+            eval_data=None, select=None, record=False, plots=False,
+            out_dir=None if cfg.out_dir is None else cfg.out_dir / f"retime-{attempt + 1}"))
+        for new in again.ok_rows:
+            i = next(i for i, r in enumerate(report.rows) if r.spec == new.spec)
+            new.drift = report.rows[i].drift
+            new.notes.append(f"re-timed (try {attempt + 1}): the first timing was noisy")
+            report.rows[i] = new
+        paired = (report.peer_comparison or {}).get("paired")
+        report.peer_comparison = peer_comparison(report.rows)
+        if paired and report.peer_comparison is not None:
+            report.peer_comparison["paired"] = paired
+    return report
 
 
 def spread_table(report: BenchReport) -> list[str]:

@@ -107,3 +107,17 @@ def test_suite_judges_the_paired_median_and_flags_a_tie() -> None:
     assert lat.status == "PASS" and lat.value == pytest.approx(29 / 30)
     assert "straddles 1.0" in lat.detail and "faster in 2" in lat.detail
     assert tput.status == "FAIL" and "straddles" not in tput.detail
+
+
+def test_a_target_is_not_judged_on_a_noisy_row() -> None:
+    from resnet_deploy.bench.report import BackendRow
+
+    rep = _report(None)
+    rep.rows = [BackendRow(spec="openvino:int8-cpu", backend="openvino", status="ok", precision="int8"),
+                BackendRow(spec="openvino-nncf:int8", backend="openvino-nncf", status="ok", peer=True,
+                           noise={"noisy": True, "others_cores": 0.9})]
+    lat, tput = check_targets(rep, None)[:2]
+    assert lat.status == tput.status == "NOISY"
+    assert "not judged" in lat.detail and "openvino-nncf:int8" in lat.detail
+    rep.rows[1].noise = {"noisy": False, "others_cores": 0.01}
+    assert check_targets(rep, None)[0].status == "FAIL"  # judged again once the row is quiet
