@@ -9,12 +9,16 @@ the same run, and that the selection lands in the manifest.
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from resnet_deploy.artifact import load_manifest
+from resnet_deploy.artifact import load_manifest, update_manifest
 from resnet_deploy.bench import BenchConfig, compare_backends, load_report, run_bench
+from resnet_deploy.bench.select import record_selection, select_backend
 
 CPU_BACKENDS = ["onnxruntime", "openvino", "torchscript", "torch", "torch-channels-last"]
 CALIB = 32
@@ -100,8 +104,23 @@ def test_compare_ten_crop(benched: SimpleNamespace) -> None:
     assert d["agreement"] >= 0.85 and 0 <= d["top1"] <= 1
 
 
-def test_runtime_auto_uses_the_selection(benched: SimpleNamespace) -> None:
+def test_runtime_auto_uses_the_selection(benched: SimpleNamespace, tmp_path: Path) -> None:
+    """auto loads the recorded selection, also one that differs from what auto picks without it."""
     from resnet_deploy.runtime.predictor import load
 
-    with load(benched.art, backend="auto", threads=1) as pred:
+    art = tmp_path / "art"
+    shutil.copytree(benched.art, art)
+    with load(art, backend="auto", threads=1) as pred:
         assert pred.backend == benched.report.selection["backend"]
+    update_manifest(art, lambda m: setattr(m, "selection", None))
+    with load(art, backend="auto", threads=1) as pred:
+        default = pred.backend  # auto's fixed preference order
+        assert "fixed preference" in pred.explain()
+    # the selection code itself, on the rows auto would not pick first (plain CPU runners only)
+    plain = {"onnxruntime:fp32", "onnxruntime:int8-cpu", "openvino:fp32", "openvino:int8-cpu"} - {default}
+    others = dataclasses.replace(benched.report, rows=[r for r in benched.report.rows if r.spec in plain])
+    selection = select_backend(others, "min-latency", max_drop=10.0)
+    record_selection(art, selection)
+    with load(art, backend="auto", threads=1) as pred:
+        assert pred.backend == selection["backend"] != default
+        assert "the benchmark's selection" in pred.explain()

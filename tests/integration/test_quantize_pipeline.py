@@ -11,6 +11,7 @@ import json
 import shutil
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import onnx
@@ -215,22 +216,75 @@ def boundary_eval(quantized, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+class EmitSpy:
+    """Records every emission of the guard: nodes excluded, the ranges object used, the model written."""
+
+    def __init__(self, mp: pytest.MonkeyPatch) -> None:
+        from resnet_deploy.quantize import guard
+
+        self.calls: list[SimpleNamespace] = []
+        original = guard.emit_qdq
+
+        def recorded(prepared, ranges, target, out_path, **kw):  # type: ignore[no-untyped-def]
+            path = original(prepared, ranges, target, out_path, **kw)
+            self.calls.append(SimpleNamespace(exclude=list(kw.get("exclude", ())), ranges=ranges,
+                                              model=onnx.load(str(out_path))))
+            return path
+
+        mp.setattr(guard, "emit_qdq", recorded)
+
+
+def _runs_quantised(model: onnx.ModelProto, name: str) -> bool:
+    """In Q/DQ form a node computes in INT8 when every input comes out of a DequantizeLinear and every
+    output goes only into QuantizeLinear (or is the graph's output); a node kept in float breaks one."""
+    producer = {o: n.op_type for n in model.graph.node for o in n.output}
+    consumers: dict[str, set[str]] = {}
+    for n in model.graph.node:
+        for i in n.input:
+            consumers.setdefault(i, set()).add(n.op_type)
+    node = next(n for n in model.graph.node if n.name == name)
+    return all(producer.get(i) == "DequantizeLinear" for i in node.input if i) and all(
+        consumers.get(o, {"QuantizeLinear"}) == {"QuantizeLinear"} for o in node.output)
+
+
 def test_guard_keeps_sensitive_nodes_float_from_the_same_ranges(quantized, tmp_path, boundary_eval, monkeypatch) -> None:
+    from resnet_deploy.quantize.calibrate import CalibrationRanges
+
     art = _copy(quantized[0], tmp_path)
-    spy = ReaderSpy(monkeypatch)
+    saved = (art / "calibration.json").read_bytes()
+    spy, emits = ReaderSpy(monkeypatch), EmitSpy(monkeypatch)
     config = QuantizeConfig(targets=("cpu",), eval_data=str(boundary_eval), max_drop=0.0, **SMALL)
     try:
         result = quantize_artifact(art, config)
     except AccuracyBudgetError as exc:
-        assert "node(s) excluded" in str(exc) and "best was" in str(exc)
+        assert f"{len(emits.calls)} emissions from the same ranges" in str(exc)
         assert read_manifest(art).quantization.excluded_nodes["cpu"] == []  # nothing half-written
+        kept = []
     else:
         t = result.targets["cpu"]
-        assert t.excluded_nodes and t.rounds > 1 and t.drift.agreement == 1.0  # budget 0 met
-        assert read_manifest(art).quantization.excluded_nodes["cpu"] == t.excluded_nodes
+        assert t.excluded_nodes and t.rounds == len(emits.calls) and t.drift.agreement == 1.0  # budget 0 met
+        assert read_manifest(art).quantization.excluded_nodes["cpu"] == t.excluded_nodes == emits.calls[-1].exclude
         history = json.loads((art / "quant_report.json").read_text())["targets"]["cpu"]["guard"]["history"]
-        assert [h["excluded"] for h in history][:3] == [0, 1, 2]
-    assert spy.calls == 0  # every retry re-emitted from calibration.json
+        assert [h["excluded"] for h in history] == [len(c.exclude) for c in emits.calls]
+        kept = t.excluded_nodes
+    first, retries = emits.calls[0], emits.calls[1:]
+    # the guard retried: nothing excluded first, then a growing prefix of one sensitivity ranking
+    assert first.exclude == [] and retries, "the guard never retried"
+    sizes = [len(c.exclude) for c in retries]
+    assert sizes[0] == 1 and all(a < b for a, b in zip(sizes, sizes[1:], strict=False))
+    assert all(c.exclude == retries[-1].exclude[: len(c.exclude)] for c in retries)
+    for c in retries:  # each retry wrote another model, its excluded nodes left in float
+        same = c.model.SerializeToString() == first.model.SerializeToString()
+        assert not same, f"excluding {c.exclude} wrote the fully quantised model again"
+        for name in c.exclude:
+            assert _runs_quantised(first.model, name) and not _runs_quantised(c.model, name), name
+    # from the same ranges: every emission used calibration.json's ranges, which is untouched; no data read
+    saved_ranges = CalibrationRanges.load(art / "calibration.json").ranges
+    assert all(c.ranges.ranges == saved_ranges for c in emits.calls)
+    assert (art / "calibration.json").read_bytes() == saved and spy.calls == 0
+    if kept:  # the installed model is the last emission
+        installed = onnx.load(str(art / "model.int8-cpu.onnx"))
+        assert installed.SerializeToString() == emits.calls[-1].model.SerializeToString()
 
 
 def test_budget_error_names_the_best_attempt(quantized, tmp_path, boundary_eval) -> None:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
 
 from resnet_deploy.artifact import load_manifest
+from resnet_deploy.bench import load_report
 from resnet_deploy.cli import cli
 
 FAST = ["--preset", "tiny", "--calib-size", "64", "--batch-sizes", "1", "--time-budget", "0.05"]
@@ -42,11 +44,47 @@ def test_json_summary_matches_the_artifact(quickstart_json: tuple[Path, dict]) -
     assert (out / d["reports"]["html"]).is_file()  # paths relative to the artifact
 
 
-def test_human_output_names_the_choice_and_the_peer(tmp_path: Path) -> None:
-    res = CliRunner().invoke(cli, ["quickstart", *FAST, "--out", str(tmp_path / "art"), "--no-peer"])
+def _one_line(text: str) -> str:
+    """Rich wraps at 80 columns off a terminal; compare with whitespace collapsed."""
+    return " ".join(text.split())
+
+
+def _selection_line(out: Path) -> str:
+    """The line that must name the choice, from the manifest and the bench report on disk."""
+    s = load_manifest(out).selection
+    report = load_report(out / "bench" / "report.json")
+    row, ref = report.row(s["backend"]), report.row(report.reference)
+    return (f"selected for serving: {s['backend']} ({s['strategy']} within {s['max_drop']} pt), "
+            f"{ref.p50_ms / row.p50_ms:.1f}x faster than {ref.spec} at batch 1")
+
+
+def test_human_output_names_the_choice_and_the_peer(quickstart_json: tuple[Path, dict], capsys) -> None:
+    """The CLI's human rendering of the run above (with the peer): selection and peer lines as recorded."""
+    from resnet_deploy.cli._common import Output
+    from resnet_deploy.cli.quickstart_cmd import render_quickstart
+    from resnet_deploy.quickstart import QuickstartResult
+
+    out, d = quickstart_json
+    report = load_report(out / "bench" / "report.json")
+    pc = report.peer_comparison
+    assert pc["peer"] == "openvino-nncf:int8" and pc["latency"]["backend"] != pc["peer"]
+    capsys.readouterr()
+    render_quickstart(Output(), QuickstartResult(sample=None, pipeline=SimpleNamespace(out_dir=out), bench=report))
+    text = _one_line(capsys.readouterr().err)
+    lat = pc["latency"]
+    assert (f"vs peer: batch-1 p50: {lat['backend']} {lat['ours_p50_ms']:.3f} ms vs openvino-nncf:int8 "
+            f"{lat['peer_p50_ms']:.3f} ms -> ratio {lat['ratio']:.3f}") in text, text
+    assert "openvino-nncf:int8 (peer)" in text  # its row in the table
+    assert _selection_line(out) in text and d["selection"]["backend"] in _selection_line(out), text
+
+
+def test_no_peer_run_names_the_choice_and_no_peer(tmp_path: Path) -> None:
+    out = tmp_path / "art"
+    res = CliRunner().invoke(cli, ["quickstart", *FAST, "--out", str(out), "--no-peer"])
     assert res.exit_code == 0, res.output + repr(res.exception)
-    assert "selected for serving:" in res.output and "onnxruntime:int8-cpu" in res.output
-    assert "vs peer" not in res.output  # --no-peer
+    text = _one_line(res.stderr)
+    assert _selection_line(out) in text, text
+    assert "vs peer" not in text and "(peer)" not in text and "openvino-nncf" not in text  # --no-peer
     assert "Traceback" not in res.output
     assert "1/3 sample model" in res.output and "3/3 benchmark" in res.output
     assert "[bold]" not in res.output and "[yellow]" not in res.output and "[/" not in res.output

@@ -9,7 +9,9 @@ stopped with SIGTERM.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import re
 import signal
 import subprocess
 import sys
@@ -20,13 +22,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from resnet_deploy.errors import ResNetDeployError
 from resnet_deploy.serve import ServeConfig, start_server
-from resnet_deploy.serve.environment import find_free_port, port_is_free
+from resnet_deploy.serve.environment import port_is_free
 from resnet_deploy.serve.loadgen import RequestInput, run_load
 
 httpclient = pytest.importorskip("tritonclient.http")
 grpcclient = pytest.importorskip("tritonclient.grpc")
 pytest.importorskip("pytriton")
+from serve_ports import PortClash, clashed, retry_on_port_clash  # noqa: E402
 from tritonclient.utils import InferenceServerException  # noqa: E402
 
 LABELS = [f"class_{i}" for i in range(10)]
@@ -52,12 +56,23 @@ def predictor(artifact: Path):
         yield p
 
 
-@pytest.fixture(scope="module")
-def server(artifact: Path, tmp_path_factory: pytest.TempPathFactory):
-    log = tmp_path_factory.mktemp("serve_log") / "triton.log"
+def _enter_server(stack: contextlib.ExitStack, artifact: Path, log: Path):  # type: ignore[no-untyped-def]
+    """Start on ports 0 (picked free by the library); PortClash if one was taken before Triton bound it."""
     cfg = ServeConfig(http_port=0, grpc_port=0, metrics_port=0, backend="onnxruntime:fp32", max_batch=16,
                       instances=2, max_queue_delay_us=2000, top_k=TOP_K, log_file=log)
-    with start_server(artifact, cfg) as srv:
+    try:
+        return stack.enter_context(start_server(artifact, cfg))
+    except ResNetDeployError as exc:
+        if clashed(str(exc), log):
+            raise PortClash(str(exc)) from exc
+        raise
+
+
+@pytest.fixture(scope="module")
+def server(artifact: Path, tmp_path_factory: pytest.TempPathFactory):
+    logs = tmp_path_factory.mktemp("serve_log")
+    with contextlib.ExitStack() as stack:
+        srv = retry_on_port_clash(lambda attempt: _enter_server(stack, artifact, logs / f"triton-{attempt}.log"))
         yield srv
     # leaving the block stopped Triton and released every port
     assert not srv.is_alive()
@@ -191,34 +206,50 @@ def test_load_8_clients_x_250_requests_no_errors(server, predictor, record_prope
     assert grpc.errors == 0, grpc.first_error
 
 
+# the ready lines of `resnet-deploy serve` name the ports it bound
+ADDRESSES = re.compile(r"HTTP\s+http://127\.0\.0\.1:(\d+)\s+gRPC\s+grpc://127\.0\.0\.1:(\d+)"
+                       r"\s+metrics\s+http://127\.0\.0\.1:(\d+)/metrics")
+
+
+def _start_cli(artifact: Path, tmp_path: Path, attempt: int) -> tuple[subprocess.Popen, list[int], Path]:
+    """`resnet-deploy serve` on ports 0, until its ready lines; PortClash if a port was taken meanwhile."""
+    err_path, log = tmp_path / f"serve-{attempt}.err", tmp_path / f"triton-{attempt}.log"
+    cmd = [sys.executable, "-c", "from resnet_deploy.cli import main; main()", "serve", str(artifact),
+           "--http-port", "0", "--grpc-port", "0", "--metrics-port", "0",
+           "--backend", "onnxruntime", "--log-file", str(log)]
+    with open(err_path, "w") as err:  # the child keeps its own descriptor
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        found = ADDRESSES.search(err_path.read_text(errors="replace"))
+        if found:
+            return proc, [int(g) for g in found.groups()], err_path
+        time.sleep(0.5)
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    text = err_path.read_text(errors="replace")
+    if clashed(text, log):
+        raise PortClash(text[-500:])
+    raise AssertionError(f"server not ready (rc={proc.returncode}): {text[-2000:]}")
+
+
 def test_cli_serves_until_sigterm(artifact: Path, tmp_path: Path) -> None:
     """The real console command: ready, answers, then SIGTERM -> clean exit 0 and ports released."""
-    ports = [find_free_port() for _ in range(3)]
-    while len(set(ports)) < 3:
-        ports = [find_free_port() for _ in range(3)]
-    cmd = [sys.executable, "-c", "from resnet_deploy.cli import main; main()", "serve", str(artifact),
-           "--http-port", str(ports[0]), "--grpc-port", str(ports[1]), "--metrics-port", str(ports[2]),
-           "--backend", "onnxruntime", "--log-file", str(tmp_path / "triton.log")]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc, ports, err_path = retry_on_port_clash(lambda attempt: _start_cli(artifact, tmp_path, attempt))
     try:
         client = httpclient.InferenceServerClient(f"127.0.0.1:{ports[0]}")
-        deadline = time.time() + 120
-        ready = False
-        while time.time() < deadline and proc.poll() is None and not ready:
-            try:
-                ready = client.is_server_ready() and client.is_model_ready("resnet_image")
-            except Exception:  # not listening yet
-                time.sleep(0.5)
-        assert ready, f"server not ready (rc={proc.poll()})"
+        assert client.is_server_ready() and client.is_model_ready("resnet_image")
         x = np.zeros((2, 3, 32, 32), np.float32)
         assert infer(httpclient, client, "resnet", "input", x, "FP32").as_numpy("logits").shape == (2, 10)
         client.close()
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.communicate()
+            proc.wait()
+    err = err_path.read_text(errors="replace")
     assert proc.returncode == 0, err[-2000:]
     assert "stopped" in err and "Traceback" not in err
     assert all(port_is_free("127.0.0.1", p) for p in ports[:2])

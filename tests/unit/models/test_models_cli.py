@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -89,18 +90,34 @@ def _bad_cases(tmp: Path, weights_dir: Path) -> dict[str, list[str]]:
     }
 
 
-@pytest.mark.parametrize(
-    "case",
-    ["unknown arch", "missing file", "directory", "json file", "empty file", "truncated",
-     "wrong arch", "wrong head", "classes 0", "classes -3", "classes abc", "bad variant",
-     "bad size"],
-)
+# What each error line must say: the bad value (or file) and what to do about it.
+EXPECTED = {
+    "unknown arch": r"unknown architecture 'resnet999'.*resnet-deploy models",
+    "missing file": r"'[^']*nope\.pth' does not exist",
+    "directory": r"is a directory; pass the \.pth or \.safetensors file",
+    "json file": r"'[^']*config\.json' is not a PyTorch checkpoint",
+    "empty file": r"'[^']*empty\.pth' is empty \(0 bytes\)",
+    "truncated": r"'[^']*cut\.pth'.*corrupt or truncated",
+    "wrong arch": r"do not match resnet32.*looks like resnet20.*--arch",
+    "wrong head": r"10-class head: pass --num-classes 10, or --new-head",
+    "classes 0": r"--num-classes must be a positive integer.*'0'",
+    "classes -3": r"--num-classes must be a positive integer.*'-3'",
+    "classes abc": r"--num-classes must be a positive integer.*'abc'",
+    "bad variant": r"'v2'.*v1\.5.*v1",
+    "bad size": r"--input-size must be a positive integer.*'x'",
+}
+
+
+@pytest.mark.parametrize("case", list(EXPECTED))
 def test_bad_input_is_one_error_line_exit_2(case, tmp_path, weights_dir, capsys, monkeypatch):
-    code, out, err = run(_bad_cases(tmp_path, weights_dir)[case], capsys, monkeypatch)
+    cases = _bad_cases(tmp_path, weights_dir)
+    assert cases.keys() == EXPECTED.keys()  # every case has its expected message
+    code, out, err = run(cases[case], capsys, monkeypatch)
     assert code == 2
     assert out == ""
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert re.search(EXPECTED[case], lines[0]), lines[0]
     assert "Traceback" not in err
 
 

@@ -84,12 +84,41 @@ def test_top_k_must_be_positive(predictor) -> None:
             predictor.predict(_good(), top_k=bad)
 
 
-def test_uint8_images_are_preprocessed(predictor) -> None:
+def _reference(hwc: np.ndarray, pre) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """Independent resize/crop/normalise: PIL's resampler only when the size changes, numpy for the rest."""
+    from PIL import Image
+
+    rgb = np.repeat(hwc[..., None], 3, axis=-1) if hwc.ndim == 2 else hwc
+    h, w = rgb.shape[:2]
+    nh, nw = (pre.resize, round(pre.resize * w / h)) if h <= w else (round(pre.resize * h / w), pre.resize)
+    if (nh, nw) != (h, w):
+        rgb = np.asarray(Image.fromarray(rgb).resize((nw, nh), resample=Image.Resampling.BILINEAR))
+    top, left = round((nh - pre.crop) / 2), round((nw - pre.crop) / 2)
+    crop = rgb[top : top + pre.crop, left : left + pre.crop].astype(np.float64) * pre.scale
+    chw = ((crop - np.asarray(pre.mean)) / np.asarray(pre.std)).transpose(2, 0, 1)
+    return chw.astype(np.float32)
+
+
+def test_uint8_images_are_preprocessed(predictor, monkeypatch) -> None:
+    """What reaches the backend is the reference resize + centre crop + normalise of each image."""
+    pre = predictor.preprocessing
+    assert pre.channel_order == "RGB" and pre.interpolation == "bilinear" and pre.crop < pre.resize
+    seen: list[np.ndarray] = []
+    infer = predictor.runner.infer
+    monkeypatch.setattr(predictor.runner, "infer", lambda x: (seen.append(x.copy()), infer(x))[1])
     rng = np.random.default_rng(0)
-    hwc = rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)
-    assert len(predictor.predict(hwc)) == 1
-    assert len(predictor.predict(hwc[..., 0])) == 1  # grayscale HW
-    assert len(predictor.predict(np.stack([hwc, hwc]))) == 2  # NHWC
+    exact = rng.integers(0, 256, (pre.resize, pre.resize + 9, 3), dtype=np.uint8)  # no resampling: crop only
+    hwc = rng.integers(0, 256, (40, 53, 3), dtype=np.uint8)
+    other = rng.integers(0, 256, (40, 53, 3), dtype=np.uint8)
+    cases = [(exact, [exact]), (hwc, [hwc]), (hwc[..., 0], [hwc[..., 0]]), (np.stack([hwc, other]), [hwc, other])]
+    for given, images in cases:
+        seen.clear()
+        preds = predictor.predict(given, top_k=3)
+        want = np.stack([_reference(img, pre) for img in images])
+        assert len(seen) == 1 and seen[0].shape == want.shape == (len(images), 3, pre.crop, pre.crop)
+        np.testing.assert_allclose(seen[0], want, rtol=0, atol=1e-5)
+        logits = infer(want)
+        assert [p.indices for p in preds] == np.argsort(-logits, axis=1, kind="stable")[:, :3].tolist()
 
 
 def test_predictor_keeps_working_after_errors(predictor) -> None:

@@ -81,10 +81,21 @@ def test_busy_and_duplicate_ports_are_one_line_errors() -> None:
         busy = s.getsockname()[1]
         with pytest.raises(ResNetDeployError, match=f"port {busy} .* already in use \\(grpc\\).*--grpc-port"):
             environment.resolve_ports("127.0.0.1", {"http": 0, "grpc": busy})
-    with pytest.raises(ResNetDeployError, match="another endpoint"):
-        environment.resolve_ports("127.0.0.1", {"http": 18123, "grpc": 18123})
-    with pytest.raises(ResNetDeployError, match="--host"):
-        environment.resolve_ports("no-such-host.invalid", {"http": 18124})
+    _duplicate_port_is_refused()
+    with pytest.raises(ResNetDeployError, match="--host"):  # the name fails before any bind
+        environment.resolve_ports("no-such-host.invalid", {"http": environment.find_free_port()})
+
+
+def _duplicate_port_is_refused(attempts: int = 5) -> None:
+    """Same port for two roles -> "another endpoint"; a port taken by someone else meanwhile -> retry."""
+    for _ in range(attempts):
+        port = environment.find_free_port()
+        with pytest.raises(ResNetDeployError) as info:
+            environment.resolve_ports("127.0.0.1", {"http": port, "grpc": port})
+        if "already in use" not in str(info.value):  # not lost to another process between the two calls
+            assert "--grpc-port" in str(info.value) and "another endpoint" in str(info.value), info.value
+            return
+    pytest.fail(f"every free port was taken before it could be checked ({attempts} tries)")
 
 
 def test_client_host_for_wildcard_binds() -> None:
