@@ -51,6 +51,9 @@ class BenchConfig:
     paired_rounds: int = 0  # head-to-head rounds vs the peer after the table (bench.paired); 0 = none
     server_bound_ms: float = DEFAULT_SERVER_BOUND_MS
     server_rate: float | None = None
+    live_server: bool = False  # also run the Server scenario for real against `serve` (bench.live_server)
+    server_rates: list[float] | None = None  # offered rates for the live run; None: around the simulation's
+    live_seconds: float = 5.0  # per offered rate and protocol
     out_dir: Path | None = None  # default: <artifact>/bench
     select: str | None = None
     max_drop: float | None = None
@@ -92,6 +95,9 @@ class BenchConfig:
                      hint="pass e.g. 15")
         check_number(self.server_rate, "server rate (queries/s)", minimum=0, exclusive_minimum=True,
                      allow_none=True, hint="pass e.g. 100")
+        check_number(self.live_seconds, "--live-seconds", minimum=0, exclusive_minimum=True, hint="pass e.g. 5")
+        for rate in self.server_rates or []:
+            check_number(rate, "--server-rates", minimum=0, exclusive_minimum=True, hint="pass e.g. 20,50,100")
         check_choice(self.eval_mode, "--eval-mode", EVAL_MODES)
         check_choice(self.peer_preset, "NNCF preset", PRESETS)
         check_strategy(self.select, self.max_drop)
@@ -130,6 +136,7 @@ class BenchConfig:
             "calib_size": self.calib_size, "peer": self.peer, "peer_preset": self.peer_preset,
             "paired_rounds": self.paired_rounds,
             "server_bound_ms": self.server_bound_ms, "server_rate": self.server_rate,
+            "live_server": self.live_server, "server_rates": self.server_rates, "live_seconds": self.live_seconds,
             "select": self.select, "max_drop": self.max_drop, "timing": self.plan.describe(), **self.extra,
         }
 

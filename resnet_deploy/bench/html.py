@@ -8,6 +8,7 @@ import json
 
 from resnet_deploy.bench.render import (
     headers,
+    live_server_lines,
     noisy_rows,
     peer_lines,
     skipped_lines,
@@ -73,6 +74,9 @@ def to_html(report: BenchReport, pngs: dict[str, bytes] | None = None) -> str:
     if skipped_lines(report):
         parts += ['<p>Skipped here:</p><ul class="skipped">'] + [f"<li>{_e(t)}</li>" for t in skipped_lines(report)]
         parts.append("</ul>")
+    live = live_server_lines(report)
+    if live:
+        parts += ["<h2>Server scenario, live</h2><ul>"] + [f"<li>{_e(t)}</li>" for t in live] + ["</ul>"]
     lines = peer_lines(report)
     if lines:
         parts += ["<h2>Versus OpenVINO + NNCF INT8</h2><ul>"] + [f"<li>{_e(t)}</li>" for t in lines] + ["</ul>"]

@@ -137,6 +137,34 @@ def peer_lines(report: BenchReport) -> list[str]:
     return out
 
 
+def live_server_lines(report: BenchReport) -> list[str]:
+    """One line per protocol: the live max rate within the bound beside the simulation's prediction."""
+    live = report.live_server
+    if not live:
+        return []
+    sim = live.get("simulated_max_rate_qps")
+    sim_text = f"; the simulation predicted {sim:.1f} req/s" if sim else ""
+    out = []
+    for proto, best in (live.get("max_rate_qps") or {}).items():
+        shown = "none of the offered rates" if best is None else f"{best:g} req/s"
+        out.append(f"live Server scenario ({live['backend']}, {proto}): highest offered rate with p99 <= "
+                   f"{live['bound_ms']:g} ms and no errors: {shown}{sim_text}")
+    return out
+
+
+def _live_server_md(report: BenchReport) -> list[str]:
+    live = report.live_server
+    if not live:
+        return []
+    rows = [[proto, _f(r["offered_rps"], 1), _f(r["achieved_rps"], 1), _f(r["p50_ms"]), _f(r["p90_ms"]),
+             _f(r["p99_ms"]), str(r["errors"]), str(r["late_sends"])]
+            for proto, curve in live.get("rates", {}).items() for r in curve]
+    return (["## Server scenario, live (open-loop Poisson load on a real server)", "", live.get("method", ""), ""]
+            + [f"- {t}" for t in live_server_lines(report)] + [""]
+            + [_md_table(["protocol", "offered req/s", "achieved req/s", "p50 ms", "p90 ms", "p99 ms", "errors",
+                          "late sends"], rows), ""])
+
+
 def paired_lines(paired: dict[str, Any] | None) -> list[str]:
     """The head-to-head rounds (``bench.paired``): median ratio, its range, rounds won."""
     if not paired:
@@ -188,6 +216,7 @@ def to_markdown(report: BenchReport, plots: dict[str, str] | None = None) -> str
         lines += [_md_table(["backend", "SingleStream p90 ms", "Offline img/s", "@batch",
                              f"Server max qps (p99 <= {report.config.get('server_bound_ms')} ms)",
                              "p99 at max", "note"], rows), ""]
+    lines += _live_server_md(report)
     if report.peer_comparison:
         lines += ["## Versus OpenVINO + NNCF INT8 (same run, same threads)", ""]
         lines += [f"- {t}" for t in peer_lines(report)] + [""]

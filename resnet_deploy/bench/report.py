@@ -88,6 +88,7 @@ class BenchReport:
     harness: dict[str, Any] = field(default_factory=dict)
     peer_comparison: dict[str, Any] | None = None
     selection: dict[str, Any] | None = None
+    live_server: dict[str, Any] | None = None  # the Server scenario against a real serve (bench.live_server)
     notes: list[str] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)
     created_at: str = ""

@@ -17,6 +17,13 @@ def _csv(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
+def _rates(value: str | None) -> list[float] | None:
+    from resnet_deploy.checks import parse_number
+
+    return None if value is None else [parse_number(v, "--server-rates", hint="pass e.g. 20,50,100")
+                                       for v in value.split(",") if v.strip()]
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("artifact", metavar="ARTIFACT")
 @click.option("--backends", metavar="A,B", help="Backend specs to time (e.g. onnxruntime,openvino:int8-cpu). Default: every backend/file pair; unavailable ones are listed as skipped.")
@@ -40,6 +47,13 @@ def _csv(value: str | None) -> list[str] | None:
               help="After the table, time our best INT8 backend and the peer in N alternating rounds; "
                    "the median ratio and its range survive machine drift that a single pass does not.")
 @click.option("--server-bound-ms", type=float, default=15.0, show_default=True, help="p99 bound of the Server scenario.")
+@click.option("--live-server", is_flag=True,
+              help="Also run the Server scenario for real: start 'serve' for the fastest INT8 backend on 127.0.0.1 "
+                   "and offer open-loop Poisson load over HTTP and gRPC at increasing rates.")
+@click.option("--server-rates", metavar="R1,R2", help="Offered rates (requests/s) for --live-server. Default: "
+              "0.25x to 1.25x the simulated Server scenario's max rate.")
+@click.option("--live-seconds", type=float, default=5.0, show_default=True,
+              help="Seconds of load per rate and protocol for --live-server.")
 @click.option("--select", "select", type=click.Choice(["min-latency", "max-throughput"]),
               help="Record the best backend in manifest.selection (used by backend='auto').")
 @click.option("--max-drop", type=float, help="Accuracy budget for --select, in top-1 points vs FP32 (agreement points without labels).")
@@ -59,7 +73,7 @@ def bench(artifact: str, out: Output, **opts: Any) -> None:
           --batch-sizes 1,8,32 --select min-latency --max-drop 1.0
     """
     from resnet_deploy.bench import BenchConfig, run_bench
-    from resnet_deploy.bench.render import peer_lines, rich_table
+    from resnet_deploy.bench.render import live_server_lines, peer_lines, rich_table
 
     eval_data = opts["eval_data"]
     cfg = BenchConfig(
@@ -70,6 +84,7 @@ def bench(artifact: str, out: Output, **opts: Any) -> None:
         threads=opts["threads"], eval_data=None if eval_data.lower() == "none" else eval_data,
         eval_mode=opts["eval_mode"], eval_size=opts["eval_size"], calib_data=opts["calib_data"],
         peer=not opts["no_peer"], paired_rounds=opts["paired_rounds"], server_bound_ms=opts["server_bound_ms"], select=opts["select"],
+        live_server=opts["live_server"], server_rates=_rates(opts["server_rates"]), live_seconds=opts["live_seconds"],
         max_drop=opts["max_drop"], out_dir=opts["out_dir"], plots=not opts["no_plots"],
     )
     report = run_bench(artifact, cfg, reporter=out)
@@ -78,6 +93,8 @@ def bench(artifact: str, out: Output, **opts: Any) -> None:
         out.table(rich_table(report))
         for line in peer_lines(report):
             out.info(f"vs peer: {line}")
+        for line in live_server_lines(report):
+            out.info(line)
         if report.harness.get("overhead_pct") is not None:
             out.info(f"harness overhead: {report.harness['overhead_pct']:.3f} % of the fastest batch-1 p50")
         for note in report.notes:

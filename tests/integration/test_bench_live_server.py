@@ -53,3 +53,23 @@ def test_live_server_scenario_on_a_real_server(tmp_path: Path) -> None:
             assert 0 < c["p50_ms"] <= c["p90_ms"] <= c["p99_ms"]
         assert res.max_rate_qps[proto] == 40.0
     assert res.server["backend"] == "onnxruntime:fp32"
+
+
+@pytest.mark.slow
+def test_bench_puts_the_live_run_beside_the_simulation(tmp_path: Path) -> None:
+    from resnet_deploy.bench import BenchConfig, run_bench
+    from resnet_deploy.bench.render import to_markdown
+    from resnet_deploy.export.config import ExportConfig
+    from resnet_deploy.export.pipeline import export_artifact
+
+    art = tmp_path / "resnet20"
+    export_artifact(ExportConfig(arch="resnet20", num_classes=10, input_size=32, formats=("onnx",), out=art))
+    rep = run_bench(art, BenchConfig(backends=["onnxruntime:fp32"], batch_sizes=[1], time_budget=0.3, peer=False,
+                                     eval_data=None, plots=False, live_server=True, server_rates=[10.0],
+                                     live_seconds=1.0, server_bound_ms=1000.0))
+    live = rep.live_server
+    assert live is not None and live["backend"] == "onnxruntime:fp32"
+    assert live["simulated_max_rate_qps"] == rep.row("onnxruntime:fp32").scenarios["server"]["max_rate_qps"]
+    assert live["max_rate_qps"] == {"http": 10.0, "grpc": 10.0}
+    md = to_markdown(rep)
+    assert "## Server scenario, live" in md and "the simulation predicted" in md

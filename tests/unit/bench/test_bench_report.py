@@ -18,7 +18,7 @@ from resnet_deploy.bench.report import BenchReport, load_report, peer_comparison
 ROW_KEYS = {"spec", "backend", "status", "key", "reason", "file", "precision", "device", "threads", "peer",
             "activate_s", "batches", "skipped_batches", "scenarios", "memory", "drift", "samples_ms", "notes",
             "noise", "isolation"}
-TOP_KEYS = {"schema", "artifact", "model", "machine", "config", "rows", "reference", "harness",
+TOP_KEYS = {"schema", "artifact", "model", "machine", "config", "rows", "reference", "harness", "live_server",
             "peer_comparison", "selection", "notes", "files", "created_at", "seconds"}
 
 
