@@ -86,5 +86,5 @@ def test_no_peer_run_names_the_choice_and_no_peer(tmp_path: Path) -> None:
     assert _selection_line(out) in text, text
     assert "vs peer" not in text and "(peer)" not in text and "openvino-nncf" not in text  # --no-peer
     assert "Traceback" not in res.output
-    assert "1/3 sample model" in res.output and "3/3 benchmark" in res.output
+    assert "1/3 demo model" in res.output and "3/3 benchmark" in res.output
     assert "[bold]" not in res.output and "[yellow]" not in res.output and "[/" not in res.output
