@@ -158,3 +158,25 @@ def run_live_server(
             res.rates[proto] = [c.to_dict() for c in curve]
             res.max_rate_qps[proto] = max_rate_within(curve, bound_ms)
     return res
+
+
+def add_live_server(report: Any, art: Path, cfg: Any, ui: Any) -> None:
+    """The Server scenario against a real ``serve`` of our fastest INT8 row (else the fastest row)."""
+    rows = [r for r in report.ok_rows if not r.peer and r.p50_ms]
+    int8 = [r for r in rows if r.precision == "int8"]
+    if not rows:
+        report.notes.append("live Server scenario not run: no backend was timed")
+        return
+    row = min(int8 or rows, key=lambda r: r.p50_ms or 0.0)
+    sim = row.scenarios.get("server") or {}
+    rates = cfg.server_rates
+    if not rates and sim.get("capacity_qps"):  # around the predicted max (half the capacity if none fits)
+        base = sim.get("max_rate_qps") or 0.5 * sim["capacity_qps"]
+        rates = [round(base * f, 2) for f in RATE_FACTORS]
+    try:
+        with ui.status(f"live Server scenario: serve {row.spec} on 127.0.0.1, open-loop Poisson load"):
+            res = run_live_server(art, row.spec, bound_ms=cfg.server_bound_ms, rates=rates,
+                                  simulated_max_rate=sim.get("max_rate_qps"), duration_s=cfg.live_seconds)
+        report.live_server = res.to_dict()
+    except ResNetDeployError as exc:
+        report.notes.append(f"live Server scenario not run: {exc}")

@@ -26,6 +26,7 @@ from resnet_deploy.bench import scenarios as sc
 from resnet_deploy.bench.config import BenchConfig
 from resnet_deploy.bench.drift import collect_outputs, drift_row, load_eval_set
 from resnet_deploy.bench.isolated import measure_side, save_eval, save_peer, time_row
+from resnet_deploy.bench.live_server import add_live_server
 from resnet_deploy.bench.machine import machine_info, usable_cores
 from resnet_deploy.bench.memory import MemorySampler
 from resnet_deploy.bench.noise import NoiseProbe
@@ -230,7 +231,7 @@ def run_bench(
     if evalset is not None and ref_cand is not None:
         _add_drift(report, art, manifest, ref_cand, evalset, outputs, cfg, threads, ui)
     if cfg.live_server:
-        _add_live_server(report, art, cfg, ui)
+        add_live_server(report, art, cfg, ui)
     hw = report.machine.get("int8_note")
     if hw and any(r.ok and r.precision == "int8" for r in report.rows):
         report.notes.append(hw)
@@ -291,30 +292,6 @@ def _time_rows(
         if cfg.paired_rounds and peer_model is not None and report.peer_comparison:
             _add_paired(report, art, cands, peer_model, cfg, threads, shape, ui)
     return outputs
-
-
-def _add_live_server(report: BenchReport, art: Path, cfg: BenchConfig, ui: Reporter) -> None:
-    """The Server scenario against a real ``serve`` of our fastest INT8 row (else the fastest row)."""
-    from resnet_deploy.bench.live_server import RATE_FACTORS, run_live_server
-
-    rows = [r for r in report.ok_rows if not r.peer and r.p50_ms]
-    int8 = [r for r in rows if r.precision == "int8"]
-    if not rows:
-        report.notes.append("live Server scenario not run: no backend was timed")
-        return
-    row = min(int8 or rows, key=lambda r: r.p50_ms or 0.0)
-    sim = row.scenarios.get("server") or {}
-    rates = cfg.server_rates
-    if not rates and sim.get("capacity_qps"):  # around the predicted max (half the capacity if none fits)
-        base = sim.get("max_rate_qps") or 0.5 * sim["capacity_qps"]
-        rates = [round(base * f, 2) for f in RATE_FACTORS]
-    try:
-        with ui.status(f"live Server scenario: serve {row.spec} on 127.0.0.1, open-loop Poisson load"):
-            res = run_live_server(art, row.spec, bound_ms=cfg.server_bound_ms, rates=rates,
-                                  simulated_max_rate=sim.get("max_rate_qps"), duration_s=cfg.live_seconds)
-        report.live_server = res.to_dict()
-    except ResNetDeployError as exc:
-        report.notes.append(f"live Server scenario not run: {exc}")
 
 
 def _add_paired(
