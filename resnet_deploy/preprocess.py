@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from typing import Any
 
 import numpy as np
@@ -19,13 +20,53 @@ from resnet_deploy.errors import InvalidInputError
 
 _RESAMPLE = {"bilinear": 2, "bicubic": 3, "nearest": 0, "lanczos": 1}
 
+# Largest decoded image accepted (width x height), so a hostile or accidental huge file
+# (a 20000x20000 PNG decodes to 1.2 GB) is refused before it is decoded. 50 MP covers any
+# camera photo; raise it with RESNET_DEPLOY_MAX_PIXELS or ``load(..., max_pixels=N)``.
+DEFAULT_MAX_PIXELS = 50_000_000
+MAX_PIXELS_ENV = "RESNET_DEPLOY_MAX_PIXELS"
 
-def open_image(src: Any) -> Any:
-    """Open a path, bytes or PIL image as an RGB PIL image (grayscale/RGBA/CMYK/16-bit converted)."""
-    from PIL import Image, UnidentifiedImageError
+
+def max_pixels(value: int | None = None) -> int:
+    """The pixel bound in force: ``value`` if given, else $RESNET_DEPLOY_MAX_PIXELS, else the default."""
+    if value is None:
+        raw = os.environ.get(MAX_PIXELS_ENV, "").strip()
+        if not raw:
+            return DEFAULT_MAX_PIXELS
+        try:
+            value = int(raw)
+        except ValueError:
+            raise InvalidInputError(
+                f"{MAX_PIXELS_ENV}='{raw}' is not an integer; set it to a pixel count like 50000000 or unset it"
+            ) from None
+    if isinstance(value, bool) or int(value) < 1:
+        raise InvalidInputError(f"max_pixels must be a positive integer, got {value!r}; pass e.g. 50000000")
+    return int(value)
+
+
+def check_size(width: int, height: int, where: str, limit: int | None = None) -> None:
+    """Refuse a zero-size image and one above the pixel bound, before any decoding or resizing."""
+    if width < 1 or height < 1:
+        raise InvalidInputError(f"{where} has zero size ({width}x{height} pixels); pass a non-empty image")
+    bound = max_pixels(limit)
+    if width * height > bound:
+        raise InvalidInputError(
+            f"{where} is {width}x{height} = {width * height:,} pixels, above the limit of {bound:,}; "
+            f"downscale it or raise the limit ({MAX_PIXELS_ENV} or max_pixels=)"
+        )
+
+
+def open_image(src: Any, limit: int | None = None) -> Any:
+    """Open a path, bytes or PIL image as an RGB PIL image (grayscale/RGBA/CMYK/16-bit converted).
+
+    The header is read first: zero-size and over-``max_pixels`` images are refused
+    before their pixels are decoded (PIL's own bomb check is replaced by ours).
+    """
+    from PIL import Image
 
     if isinstance(src, Image.Image):
         img = src
+        check_size(img.size[0], img.size[1], "the PIL image", limit)
     else:
         if isinstance(src, (bytes, bytearray, memoryview)):
             if len(src) == 0:
@@ -34,22 +75,61 @@ def open_image(src: Any) -> Any:
             where = "image bytes"
         elif isinstance(src, (str, os.PathLike)):
             path = os.fspath(src)
-            if not os.path.isfile(path):
-                raise InvalidInputError(f"image file '{path}' does not exist")
-            if os.path.getsize(path) == 0:
-                raise InvalidInputError(f"image file '{path}' is empty (0 bytes)")
+            check_image_path(path)
             fh = path
             where = f"image file '{path}'"
         else:
             raise InvalidInputError(
                 f"cannot read an image from {type(src).__name__}; pass a path, bytes, PIL image or NCHW array"
             )
-        try:
-            img = Image.open(fh)
-            img.load()
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            raise InvalidInputError(f"{where} cannot be decoded as an image ({type(exc).__name__})") from None
+        img = _decode(fh, where, limit)
     return to_rgb(img)
+
+
+def check_image_path(path: str) -> None:
+    """Refuse a path that is not a readable, non-empty regular file, naming the true reason."""
+    if not os.path.lexists(path):
+        raise InvalidInputError(f"image file '{path}' does not exist; check the path")
+    try:
+        st = os.stat(path)
+    except OSError as exc:  # ELOOP (symlink loop), EACCES, dangling link ...
+        raise InvalidInputError(f"image file '{path}' cannot be opened ({exc.strerror}); check the path") from None
+    import stat
+
+    if stat.S_ISDIR(st.st_mode):
+        raise InvalidInputError(f"'{path}' is a directory, not an image file; pass the files or the folder to predict")
+    if not stat.S_ISREG(st.st_mode):
+        raise InvalidInputError(f"'{path}' is not a regular file (a device or pipe); pass an image file")
+    if st.st_size == 0:
+        raise InvalidInputError(f"image file '{path}' is empty (0 bytes); pass a complete JPEG/PNG")
+    if not os.access(path, os.R_OK):
+        raise InvalidInputError(f"image file '{path}' is not readable (permission denied); check its permissions")
+
+
+def _decode(fh: Any, where: str, limit: int | None) -> Any:
+    """Header first (size checks), then the pixels; any decode failure is one InvalidInputError."""
+    from PIL import Image, UnidentifiedImageError
+
+    # Our own bound (check_size) replaces PIL's warning; a filter, not catch_warnings, which is not thread-safe.
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+    try:
+        img = Image.open(fh)
+    except Image.DecompressionBombError:
+        raise InvalidInputError(
+            f"{where} is too large to decode (over PIL's decompression-bomb limit); downscale it"
+        ) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise InvalidInputError(
+            f"{where} cannot be decoded as an image ({type(exc).__name__}); pass a JPEG/PNG/BMP/WebP/TIFF file"
+        ) from None
+    check_size(img.size[0], img.size[1], where, limit)
+    try:
+        img.load()
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise InvalidInputError(
+            f"{where} is truncated or corrupt ({type(exc).__name__}); re-encode or replace the file"
+        ) from None
+    return img
 
 
 def to_rgb(img: Any) -> Any:
@@ -97,34 +177,37 @@ def normalize(hwc_uint8: np.ndarray, pre: Any) -> np.ndarray:
     return np.ascontiguousarray(arr.transpose(2, 0, 1), dtype=np.float32)
 
 
-def crop_image(src: Any, pre: Any) -> np.ndarray:
+def crop_image(src: Any, pre: Any, limit: int | None = None) -> np.ndarray:
     """One image (path/bytes/PIL) -> resized + centre-cropped uint8 HWC RGB (before normalize).
 
     Split out so data sources can cache the small uint8 crop and normalise per batch.
     """
-    img = open_image(src)
+    img = open_image(src, limit)
     img = resize_center_crop(img, pre.resize, pre.crop, pre.interpolation)
     return np.asarray(img, dtype=np.uint8)
 
 
-def preprocess_image(src: Any, pre: Any) -> np.ndarray:
+def preprocess_image(src: Any, pre: Any, limit: int | None = None) -> np.ndarray:
     """One image (path/bytes/PIL) -> float32 CHW array, per ``pre`` (a manifest Preprocessing)."""
-    return normalize(crop_image(src, pre), pre)
+    return normalize(crop_image(src, pre, limit), pre)
 
 
-def preprocess_array_hwc(arr: np.ndarray, pre: Any) -> np.ndarray:
+def preprocess_array_hwc(arr: np.ndarray, pre: Any, limit: int | None = None) -> np.ndarray:
     """A raw uint8 HWC (or HW) image array -> float32 CHW, through the same PIL path."""
-    return normalize(crop_array_hwc(arr, pre), pre)
+    return normalize(crop_array_hwc(arr, pre, limit), pre)
 
 
-def crop_array_hwc(arr: np.ndarray, pre: Any) -> np.ndarray:
+def crop_array_hwc(arr: np.ndarray, pre: Any, limit: int | None = None) -> np.ndarray:
     """A raw uint8 HWC (or HW) image array -> resized + centre-cropped uint8 HWC RGB."""
     from PIL import Image
 
     if arr.ndim == 2:
         arr = np.stack([arr] * 3, axis=-1)
     if arr.ndim != 3 or arr.shape[-1] not in (1, 3, 4):
-        raise InvalidInputError(f"expected an HWC image array with 1, 3 or 4 channels, got shape {arr.shape}")
+        raise InvalidInputError(
+            f"expected an HWC image array with 1, 3 or 4 channels, got shape {arr.shape}; pass HxWx3 uint8 pixels"
+        )
+    check_size(int(arr.shape[1]), int(arr.shape[0]), f"the image array of shape {arr.shape}", limit)
     if arr.shape[-1] == 1:
         arr = np.repeat(arr, 3, axis=-1)
     img = to_rgb(Image.fromarray(np.ascontiguousarray(arr.astype(np.uint8))))
