@@ -40,10 +40,12 @@ def temp_path(artifact_dir: str | os.PathLike[str], suffix: str = "") -> Iterato
 def check_output_dir(out_dir: str | os.PathLike[str], force: bool) -> Path:
     """Validate where a new artifact goes, before any work is done."""
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ResNetDeployError(
+            f"--out '{out}' is an existing file, not a directory; choose another --out (--force never replaces files)"
+        )
     if out.exists() and not force:
         raise ResNetDeployError(f"output directory '{out}' already exists; pass --force to replace it")
-    if out.exists() and not out.is_dir():
-        raise ResNetDeployError(f"output path '{out}' exists and is not a directory; choose another --out")
     parent = out.resolve().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)

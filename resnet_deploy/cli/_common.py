@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -99,6 +100,13 @@ class Output:
         with self.console.status(message):
             yield
         self.console.print(f"[green]✓[/green] {message}")
+
+
+def check_out(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """click callback for --out: an empty or blank value is a usage error, not 'the default'."""
+    if value is not None and not str(value).strip():
+        raise click.BadParameter("is empty; pass a directory path or leave --out out for the default", ctx, param)
+    return None if value is None else Path(value)
 
 
 def parse_int_list(value: str, what: str, minimum: int = 1) -> list[int]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from resnet_deploy.cli._common import Output, output_options
+from resnet_deploy.cli._common import Output, check_out, output_options
 from resnet_deploy.errors import ResNetDeployError
 
 
@@ -100,7 +100,7 @@ def serve(artifact: Path, out: Output, **options: Any) -> None:
 
 @click.command("triton-repo")
 @click.argument("artifact", type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("model_repository"),
+@click.option("--out", "out_dir", default=Path("model_repository"), callback=check_out,
               show_default=True, help="Model repository directory to write.")
 @click.option("--backend", metavar="onnxruntime|openvino|tensorrt", default="onnxruntime", show_default=True,
               help="Triton backend for the network.")

@@ -176,10 +176,12 @@ def check_weights_path(weights: str | os.PathLike[str] | None) -> Path | None:
 
 def precheck_out_dir(out: Path, force: bool) -> None:
     """Refuse an output location that cannot work, without creating anything yet."""
+    if out.exists() and not out.is_dir():
+        raise ResNetDeployError(
+            f"--out '{out}' is an existing file, not a directory; choose another --out (--force never replaces files)"
+        )
     if out.exists() and not force:
         raise ResNetDeployError(f"output directory '{out}' already exists; pass --force to replace it")
-    if out.exists() and not out.is_dir():
-        raise ResNetDeployError(f"output path '{out}' exists and is not a directory; choose another --out")
     if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST_NAME).is_file():
         # --force replaces the whole directory: never do that to something that is not ours
         raise ResNetDeployError(
