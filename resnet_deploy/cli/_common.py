@@ -36,6 +36,14 @@ def run_cli(group: click.Group) -> None:
     except ResNetDeployError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
+    except OSError as exc:  # a full/read-only disk not caught where it was written: still one line
+        from resnet_deploy.atomic import write_failure
+
+        err = write_failure(exc, getattr(exc, "filename", None) or ".")
+        if err is None:
+            raise
+        click.echo(f"error: {err}", err=True)
+        sys.exit(err.exit_code)
     except KeyboardInterrupt:
         click.echo("error: interrupted; nothing was written", err=True)
         sys.exit(130)

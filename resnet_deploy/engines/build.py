@@ -55,6 +55,7 @@ from resnet_deploy.artifact import (
     update_manifest,
     verify_file,
 )
+from resnet_deploy.atomic import locked_writer
 from resnet_deploy.engines.builder_parts import (
     format_parser_errors,
     load_timing_cache,
@@ -190,6 +191,7 @@ def source_entry(manifest: Manifest, precision: str) -> FileEntry:
     return entry
 
 
+@locked_writer("build-engine")
 def build_engine(artifact_dir: str | os.PathLike[str], config: EngineConfig) -> EngineResult:
     """Build ``engines/model.<key>.<family>.plan`` into the artifact and record it in the manifest."""
     config.validate()

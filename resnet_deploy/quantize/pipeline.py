@@ -25,6 +25,7 @@ from resnet_deploy.artifact import (
     read_manifest,
     update_manifest,
 )
+from resnet_deploy.atomic import locked_writer
 from resnet_deploy.errors import ArtifactError
 from resnet_deploy.quantize import qdq
 from resnet_deploy.quantize._progress import Progress
@@ -42,6 +43,7 @@ def _is_sample(spec_: str | None) -> bool:
     return isinstance(spec_, str) and spec_.strip().lower() == SAMPLE
 
 
+@locked_writer("quantize")  # the whole run: a second writer must see our calibration.json
 def quantize_artifact(artifact_dir: str | Path, config: QuantizeConfig) -> QuantizeResult:
     """Calibrate once, emit each INT8 target (and FP16) into ``artifact_dir``; see module doc."""
     config.validate()
