@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -94,8 +95,13 @@ def serve(artifact: Path, out: Output, **options: Any) -> None:
         out.info(f"  images  POST {summary['http']}/v2/models/{server.image_model_name}/infer  (input: image BYTES [N,1])")
         out.info("  stop with Ctrl-C or SIGTERM")
 
-    run_server(artifact, cfg, on_ready=ready)
-    out.info("stopped")
+    from resnet_deploy.serve.signals import EARLY
+
+    EARLY.install()  # no-op when main() already did; serve() called another way still gets it
+    run_server(artifact, cfg, on_ready=ready, stop=EARLY)
+    out.info("stopped" if EARLY.signum is None else f"stopped ({signal.Signals(EARLY.signum).name})")
+    if EARLY.exit_code:
+        raise click.exceptions.Exit(EARLY.exit_code)
 
 
 @click.command("triton-repo")
