@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +102,7 @@ def serve(artifact: Path, out: Output, **options: Any) -> None:
     run_server(artifact, cfg, on_ready=ready, stop=EARLY)
     out.info("stopped" if EARLY.signum is None else f"stopped ({signal.Signals(EARLY.signum).name})")
     if EARLY.exit_code:
-        raise click.exceptions.Exit(EARLY.exit_code)
+        sys.exit(EARLY.exit_code)  # 130 after Ctrl-C (click's Exit is swallowed by standalone_mode=False)
 
 
 @click.command("triton-repo")
