@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from resnet_deploy.errors import InvalidInputError
+from resnet_deploy.paths import file_problem
 
 _RESAMPLE = {"bilinear": 2, "bicubic": 3, "nearest": 0, "lanczos": 1}
 
@@ -88,22 +89,13 @@ def open_image(src: Any, limit: int | None = None) -> Any:
 
 def check_image_path(path: str) -> None:
     """Refuse a path that is not a readable, non-empty regular file, naming the true reason."""
-    if not os.path.lexists(path):
-        raise InvalidInputError(f"image file '{path}' does not exist; check the path")
-    try:
-        st = os.stat(path)
-    except OSError as exc:  # ELOOP (symlink loop), EACCES, dangling link ...
-        raise InvalidInputError(f"image file '{path}' cannot be opened ({exc.strerror}); check the path") from None
-    import stat
-
-    if stat.S_ISDIR(st.st_mode):
-        raise InvalidInputError(f"'{path}' is a directory, not an image file; pass the files or the folder to predict")
-    if not stat.S_ISREG(st.st_mode):
-        raise InvalidInputError(f"'{path}' is not a regular file (a device or pipe); pass an image file")
-    if st.st_size == 0:
+    problem = file_problem(path)
+    if problem == "is a directory":
+        raise InvalidInputError(f"'{path}' is a directory, not an image file; pass image files or the folder itself")
+    if problem is not None:
+        raise InvalidInputError(f"image file '{path}' {problem}; pass an existing JPEG/PNG file")
+    if os.path.getsize(path) == 0:
         raise InvalidInputError(f"image file '{path}' is empty (0 bytes); pass a complete JPEG/PNG")
-    if not os.access(path, os.R_OK):
-        raise InvalidInputError(f"image file '{path}' is not readable (permission denied); check its permissions")
 
 
 def _decode(fh: Any, where: str, limit: int | None) -> Any:

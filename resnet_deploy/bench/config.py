@@ -74,21 +74,25 @@ class BenchConfig:
             self.batch_sizes = sorted(set(int(b) for b in self.batch_sizes))
         for name in ("max_batch", "repeats", "eval_batch"):
             if _bad_int(getattr(self, name)):
-                raise ResNetDeployError(f"{name.replace('_', ' ')} must be a positive integer, got {getattr(self, name)!r}")
+                raise ResNetDeployError(f"{name.replace('_', ' ')} must be a positive integer, got {getattr(self, name)!r}; pass 1 or more")
         for name in ("threads", "iterations", "eval_size", "calib_size"):
             value = getattr(self, name)
             if value is not None and _bad_int(value):
-                raise ResNetDeployError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
+                raise ResNetDeployError(
+                    f"--{name.replace('_', '-')} must be a positive integer, got {value!r}; pass 1 or more"
+                )
         if isinstance(self.paired_rounds, bool) or not isinstance(self.paired_rounds, int) or self.paired_rounds < 0:
-            raise ResNetDeployError(f"--paired-rounds must be an integer >= 0, got {self.paired_rounds!r}")
+            raise ResNetDeployError(f"--paired-rounds must be an integer >= 0, got {self.paired_rounds!r}; pass 0 to skip them")
         if isinstance(self.warmup, bool) or not isinstance(self.warmup, int) or self.warmup < 0:
-            raise ResNetDeployError(f"warm-up must be an integer >= 0, got {self.warmup!r}")
+            raise ResNetDeployError(f"warm-up must be an integer >= 0, got {self.warmup!r}; pass 0 or more")
         if self.time_budget is not None and not _positive(self.time_budget):
-            raise ResNetDeployError(f"--time-budget must be a positive number of seconds, got {self.time_budget!r}")
+            raise ResNetDeployError(
+                f"--time-budget must be a positive number of seconds, got {self.time_budget!r}; pass e.g. 1.5"
+            )
         if not _positive(self.server_bound_ms):
-            raise ResNetDeployError(f"server latency bound must be positive (ms), got {self.server_bound_ms!r}")
+            raise ResNetDeployError(f"server latency bound must be positive (ms), got {self.server_bound_ms!r}; pass e.g. 10")
         if self.server_rate is not None and not _positive(self.server_rate):
-            raise ResNetDeployError(f"server rate must be positive (queries/s), got {self.server_rate!r}")
+            raise ResNetDeployError(f"server rate must be positive (queries/s), got {self.server_rate!r}; pass e.g. 100")
         if self.eval_mode not in EVAL_MODES:
             raise ResNetDeployError(f"unknown --eval-mode '{self.eval_mode}'; choose center or ten-crop")
         if self.peer_preset not in PRESETS:

@@ -27,7 +27,7 @@ def _int(value: str | None, flag: str) -> int | None:
     try:
         return int(str(value).strip())
     except ValueError:
-        raise ResNetDeployError(f"{flag} must be an integer, got '{value}'") from None
+        raise ResNetDeployError(f"{flag} must be an integer, got '{value}'; pass e.g. 1,8,32") from None
 
 
 def parse_batch(value: str) -> tuple[int, int, int]:
@@ -36,7 +36,7 @@ def parse_batch(value: str) -> tuple[int, int, int]:
     if len(items) == 1:
         items = items * 3
     if len(items) != 3:
-        raise ResNetDeployError(f"--batch takes MIN,OPT,MAX (or one N), got '{value}'")
+        raise ResNetDeployError(f"--batch takes MIN,OPT,MAX (or one N), got '{value}'; pass e.g. 1,8,32")
     return items[0], items[1], items[2]
 
 

@@ -73,7 +73,7 @@ def _number(value: Any, what: str, cast: Callable[[str], Any]) -> Any:
     except ValueError:
         raise ResNetDeployError(f"{what} must be a number, got '{value}'") from None
     if isinstance(out, float) and not math.isfinite(out):
-        raise ResNetDeployError(f"{what} must be a finite number, got '{value}'")
+        raise ResNetDeployError(f"{what} must be a finite number, got '{value}'; pass e.g. 0.5")
     return out
 
 
@@ -87,7 +87,7 @@ def config_from_options(kwargs: dict[str, Any], progress: Any = None) -> Quantiz
         try:
             calib_size = int(size) if isinstance(size, str) else size
         except ValueError:
-            raise ResNetDeployError(f"--calib-size must be a positive integer or 'all', got '{size}'") from None
+            raise ResNetDeployError(f"--calib-size must be a positive integer or 'all', got '{size}'; pass e.g. 512") from None
     config = QuantizeConfig(
         calib_data=opts.get("calib_data", "sample"),
         calib_size=calib_size,

@@ -57,7 +57,7 @@ def check_limit(limit: int | None) -> None:
     if limit is None:
         return
     if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1:
-        raise DataError(f"the number of images must be a positive integer, got {limit!r}")
+        raise DataError(f"the number of images must be a positive integer, got {limit!r}; pass 1 or more")
 
 
 class SampleSource:
@@ -144,7 +144,7 @@ class SampleSource:
     def batches(self, batch_size: int = 32) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
         """Yield (x float32 [B,3,S,S], labels int64 [B] or None); items decode lazily here."""
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise DataError(f"batch size must be a positive integer, got {batch_size!r}")
+            raise DataError(f"batch size must be a positive integer, got {batch_size!r}; pass 1 or more")
         xs: list[np.ndarray] = []
         idx: list[int] = []
         for i, arr in self._usable():
@@ -211,7 +211,10 @@ class SampleSource:
     def _report(self, good: int) -> None:
         if good == 0:
             reasons = "; ".join(f"{n}: {r}" for n, r in self._skipped[:3])
-            raise DataError(f"{self.name} has no usable images (all {len(self._skipped)} skipped: {reasons})")
+            raise DataError(
+                f"{self.name} has no usable images (all {len(self._skipped)} skipped: {reasons}); "
+                "replace the corrupt files or pass other data"
+            )
         if self._skipped and not self._reported:
             self._reported = True
             names = ", ".join(n for n, _ in self._skipped[:3])

@@ -30,9 +30,9 @@ class CalibrationReader(CalibrationDataReader):
         limit: int | None = None,
     ) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise DataError(f"calibration batch size must be a positive integer, got {batch_size!r}")
+            raise DataError(f"calibration batch size must be a positive integer, got {batch_size!r}; pass 1 or more")
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
-            raise DataError(f"calibration limit must be a positive integer, got {limit!r}")
+            raise DataError(f"calibration limit must be a positive integer, got {limit!r}; pass 1 or more")
         self.source = source
         self.input_name = input_name
         self.batch_size = int(batch_size)

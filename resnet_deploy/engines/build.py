@@ -117,7 +117,7 @@ class EngineConfig:
             raise ResNetDeployError(f"family must be one of {', '.join(FAMILY_CHOICES)}, got '{self.family}'")
         b = (self.min_batch, self.opt_batch, self.max_batch)
         if any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in b):
-            raise ResNetDeployError(f"batch sizes must be integers >= 1, got {','.join(map(str, b))}")
+            raise ResNetDeployError(f"batch sizes must be integers >= 1, got {','.join(map(str, b))}; pass e.g. --batch 1,8,32")
         if not (b[0] <= b[1] <= b[2]):
             raise ResNetDeployError(f"--batch must satisfy MIN <= OPT <= MAX, got {b[0]},{b[1]},{b[2]}")
         if b[2] > 4096:

@@ -15,6 +15,7 @@ from typing import Any
 
 from resnet_deploy.artifact import MANIFEST_NAME, FileEntry, Manifest, Preprocessing
 from resnet_deploy.errors import ModelError, ResNetDeployError
+from resnet_deploy.paths import file_problem
 
 # format name -> (file name inside the artifact, manifest format)
 EXPORT_FORMATS: dict[str, str] = {
@@ -123,12 +124,12 @@ def check_int(value: Any, what: str, minimum: int, maximum: int | None = None) -
         try:
             value = int(value.strip())
         except ValueError:
-            raise ResNetDeployError(f"{what} must be an integer, got '{value}'") from None
+            raise ResNetDeployError(f"{what} must be an integer, got '{value}'; pass a whole number") from None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ResNetDeployError(f"{what} must be an integer, got {value!r}")
+        raise ResNetDeployError(f"{what} must be an integer, got {value!r}; pass a whole number")
     if value < minimum or (maximum is not None and value > maximum):
         bound = f"from {minimum} to {maximum}" if maximum is not None else f">= {minimum}"
-        raise ResNetDeployError(f"{what} must be {bound}, got {value}")
+        raise ResNetDeployError(f"{what} must be {bound}, got {value}; pass a value in that range")
     return value
 
 
@@ -145,8 +146,9 @@ def read_labels(labels: str | os.PathLike[str] | Sequence[str] | None) -> list[s
         return None
     if isinstance(labels, (str, os.PathLike)):
         p = Path(labels)
-        if not p.is_file():
-            raise ResNetDeployError(f"labels file '{p}' does not exist; pass a text file with one class name per line")
+        problem = file_problem(p)
+        if problem is not None:
+            raise ResNetDeployError(f"labels file '{p}' {problem}; pass a text file with one class name per line")
         try:
             lines = p.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as exc:
@@ -168,9 +170,9 @@ def check_weights_path(weights: str | os.PathLike[str] | None) -> Path | None:
     if weights is None:
         return None
     p = Path(weights).expanduser()
-    if not p.is_file():
-        what = "is a directory" if p.is_dir() else "does not exist"
-        raise ResNetDeployError(f"weights file '{p}' {what}; pass a .pth or .safetensors file")
+    problem = file_problem(p)
+    if problem is not None:
+        raise ResNetDeployError(f"weights file '{p}' {problem}; pass a .pth or .safetensors file")
     return p
 
 

@@ -100,7 +100,7 @@ def _positive_int(value: Any, what: str, *, allow_none: bool) -> None:
     if value is None and allow_none:
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ResNetDeployError(f"{what} must be a positive integer, got {value!r}")
+        raise ResNetDeployError(f"{what} must be a positive integer, got {value!r}; pass 1 or more")
 
 
 @dataclass
