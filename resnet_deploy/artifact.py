@@ -292,7 +292,7 @@ def read_manifest(artifact_dir: str | os.PathLike[str]) -> Manifest:
     if not d.exists():
         raise ArtifactError(f"artifact directory '{d}' does not exist; run 'resnet-deploy export' first")
     if not d.is_dir():
-        raise ArtifactError(f"'{d}' is not an artifact directory (it is a file)")
+        raise ArtifactError(f"'{d}' is a file, not an artifact directory; pass the directory 'resnet-deploy export' made")
     mpath = d / MANIFEST_NAME
     if not mpath.is_file():
         raise ArtifactError(f"'{d}' has no {MANIFEST_NAME}; it is not a resnet-deploy artifact")

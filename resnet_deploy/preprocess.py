@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import warnings
 from typing import Any
 
@@ -106,9 +107,13 @@ def _decode(fh: Any, where: str, limit: int | None) -> Any:
     warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
     try:
         img = Image.open(fh)
-    except Image.DecompressionBombError:
+    except Image.DecompressionBombError as exc:  # PIL refuses before we see the size: report it our way
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        pixels = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
+        bound = min(max_pixels(limit), 2 * (Image.MAX_IMAGE_PIXELS or max_pixels(limit)))
         raise InvalidInputError(
-            f"{where} is too large to decode (over PIL's decompression-bomb limit); downscale it"
+            f"{where} has {pixels}, above the limit of {bound:,}; downscale it "
+            f"(Pillow refuses images this large whatever {MAX_PIXELS_ENV} says)"
         ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise InvalidInputError(

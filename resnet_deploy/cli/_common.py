@@ -122,7 +122,7 @@ def parse_int_list(value: str, what: str, minimum: int = 1) -> list[int]:
     try:
         items = [int(v) for v in value.split(",") if v.strip()]
     except ValueError:
-        raise ResNetDeployError(f"{what} must be comma-separated integers like 1,8,32, got '{value}'") from None
+        raise ResNetDeployError(f"{what} must be comma-separated integers, got '{value}'; pass e.g. 1,8,32") from None
     if not items or any(i < minimum for i in items):
         raise ResNetDeployError(f"{what} must be integers >= {minimum}, got '{value}'; pass e.g. 1,8,32")
     return items

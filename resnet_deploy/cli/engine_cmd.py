@@ -27,7 +27,7 @@ def _int(value: str | None, flag: str) -> int | None:
     try:
         return int(str(value).strip())
     except ValueError:
-        raise ResNetDeployError(f"{flag} must be an integer, got '{value}'; pass e.g. 1,8,32") from None
+        raise ResNetDeployError(f"{flag} must be an integer, got '{value}'; pass a whole number") from None
 
 
 def parse_batch(value: str) -> tuple[int, int, int]:

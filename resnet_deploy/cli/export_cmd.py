@@ -26,7 +26,7 @@ def _int_option(value: str | None, flag: str) -> int | None:
     try:
         return int(value.strip())
     except ValueError:
-        raise ResNetDeployError(f"{flag} must be an integer, got '{value}'") from None
+        raise ResNetDeployError(f"{flag} must be an integer, got '{value}'; pass a whole number") from None
 
 
 def _fmt_size(n: int) -> str:

@@ -17,9 +17,9 @@ def _positive_int(value: str | None, what: str) -> int | None:
     try:
         number = int(value.strip())
     except ValueError:
-        raise ModelError(f"{what} must be a positive integer like 10, got '{value}'") from None
+        raise ModelError(f"{what} must be a positive integer, got '{value}'; pass e.g. 10") from None
     if number < 1:
-        raise ModelError(f"{what} must be a positive integer like 10, got '{value}'")
+        raise ModelError(f"{what} must be a positive integer, got '{value}'; pass e.g. 10")
     return number
 
 

@@ -17,9 +17,9 @@ def _positive_int(value: str | None, what: str) -> int | None:
     try:
         number = int(str(value).strip())
     except ValueError:
-        raise ResNetDeployError(f"{what} must be a positive integer like 5, got '{value}'") from None
+        raise ResNetDeployError(f"{what} must be a positive integer, got '{value}'; pass e.g. 5") from None
     if number < 1:
-        raise ResNetDeployError(f"{what} must be a positive integer like 5, got '{value}'")
+        raise ResNetDeployError(f"{what} must be a positive integer, got '{value}'; pass e.g. 5")
     return number
 
 

@@ -71,7 +71,7 @@ def _number(value: Any, what: str, cast: Callable[[str], Any]) -> Any:
     try:
         out = cast(value.strip())
     except ValueError:
-        raise ResNetDeployError(f"{what} must be a number, got '{value}'") from None
+        raise ResNetDeployError(f"{what} must be a number, got '{value}'; pass e.g. 0.5") from None
     if isinstance(out, float) and not math.isfinite(out):
         raise ResNetDeployError(f"{what} must be a finite number, got '{value}'; pass e.g. 0.5")
     return out

@@ -29,10 +29,10 @@ class _Int(click.ParamType):
             try:
                 number = int(str(value).strip())
             except ValueError:
-                raise ResNetDeployError(f"{self.option} must be an integer, got '{value}'") from None
+                raise ResNetDeployError(f"{self.option} must be an integer, got '{value}'; pass a whole number") from None
         if not self.minimum <= number <= self.maximum:
             raise ResNetDeployError(
-                f"{self.option} must be from {self.minimum} to {self.maximum}, got {number}"
+                f"{self.option} must be from {self.minimum} to {self.maximum}, got {number}; pass a value in that range"
             )
         return number
 
