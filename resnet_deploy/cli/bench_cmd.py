@@ -42,7 +42,7 @@ def _csv(value: str | None) -> list[str] | None:
 @click.option("--select", "select", type=click.Choice(["min-latency", "max-throughput"]),
               help="Record the best backend in manifest.selection (used by backend='auto').")
 @click.option("--max-drop", type=float, help="Accuracy budget for --select, in top-1 points vs FP32 (agreement points without labels).")
-@click.option("--out", "out_dir", callback=check_out, help="Report directory. Default: ARTIFACT/bench.")
+@click.option("--out", "out_dir", metavar="PATH", callback=check_out, help="Report directory. Default: ARTIFACT/bench.")
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
 @output_options
 def bench(artifact: str, out: Output, **opts: Any) -> None:

@@ -107,7 +107,7 @@ def serve(artifact: Path, out: Output, **options: Any) -> None:
 
 @click.command("triton-repo")
 @click.argument("artifact", type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", default=Path("model_repository"), callback=check_out,
+@click.option("--out", "out_dir", default=Path("model_repository"), metavar="PATH", callback=check_out,
               show_default=True, help="Model repository directory to write.")
 @click.option("--backend", metavar="onnxruntime|openvino|tensorrt", default="onnxruntime", show_default=True,
               help="Triton backend for the network.")
