@@ -82,7 +82,9 @@ CASES: list[Case] = [
     C("export-int8-calib-missing", "export -a resnet20 --int8 --calib-data {missing} --out {root}/x", "does not exist"),
     C("export-disk-1m", "export -a resnet20 --formats onnx --out {fs}/new", "not enough space", ADVICE,
       special="tmpfs:1m"),
-    C("export-disk-3m-pt2", "export -a resnet20 --out {fs}/new", "not enough space", ADVICE, special="tmpfs:3m"),
+    C("export-disk-3m-pt2", "export -a resnet20 --formats exported-program --out {fs}/new", "model.pt2",
+      "not enough space", ADVICE, special="tmpfs:3m"),
+    C("export-disk-3m-all", "export -a resnet20 --out {fs}/new", "not enough space", ADVICE, special="tmpfs:3m"),
     # -- quantize --------------------------------------------------------------------------
     C("quantize-calib-size-zero", "quantize {art} --calib-size 0", "calib", "positive"),
     C("quantize-calib-size-text", "quantize {art} --calib-size x", "--calib-size", "'x'"),
