@@ -103,8 +103,7 @@ def _decode(fh: Any, where: str, limit: int | None) -> Any:
     """Header first (size checks), then the pixels; any decode failure is one InvalidInputError."""
     from PIL import Image, UnidentifiedImageError
 
-    # Our own bound (check_size) replaces PIL's warning; a filter, not catch_warnings, which is not thread-safe.
-    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+    _quiet_pil_bomb_warning()
     try:
         img = Image.open(fh)
     except Image.DecompressionBombError as exc:  # PIL refuses before we see the size: report it our way
@@ -119,14 +118,32 @@ def _decode(fh: Any, where: str, limit: int | None) -> Any:
         raise InvalidInputError(
             f"{where} cannot be decoded as an image ({type(exc).__name__}); pass a JPEG/PNG/BMP/WebP/TIFF file"
         ) from None
-    check_size(img.size[0], img.size[1], where, limit)
     try:
+        check_size(img.size[0], img.size[1], where, limit)
         img.load()
+    except InvalidInputError:
+        img.close()
+        raise
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        img.close()
         raise InvalidInputError(
             f"{where} is truncated or corrupt ({type(exc).__name__}); re-encode or replace the file"
         ) from None
     return img
+
+
+_BOMB_WARNING_OFF = False
+
+
+def _quiet_pil_bomb_warning() -> None:
+    """Our bound (check_size) replaces PIL's DecompressionBombWarning; set the filter once
+    (a filter, not catch_warnings, which is not thread-safe)."""
+    global _BOMB_WARNING_OFF
+    if not _BOMB_WARNING_OFF:
+        from PIL import Image
+
+        warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+        _BOMB_WARNING_OFF = True
 
 
 def to_rgb(img: Any) -> Any:
