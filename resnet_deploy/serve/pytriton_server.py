@@ -334,21 +334,20 @@ def serve(
             server = launch(artifact_dir, cfg, stop=signals)
         except StopRequested:
             return None
-        signals.on_stop = server.stop  # triton.stop(): drain in-flight requests, then exit
         if signals.requested:
             return server
         if on_ready is not None:
             on_ready(server)
-        server.wait()
-        if not server.stopped:  # nobody asked it to stop: Triton or a model process died
+        while server.is_alive() and not signals.requested:  # the stop runs below, not in the handler
+            time.sleep(0.2)
+        if not signals.requested and not server.stopped:  # Triton or a model process died
             raise WorkFailedError(
                 "the Triton server exited unexpectedly; see its log"
                 + (f" ({cfg.log_file})" if cfg and cfg.log_file else "")
             )
     finally:
-        signals.on_stop = None
         if server is not None:
-            server.stop()
+            server.stop()  # triton.stop(): drain in-flight requests, then exit
         reap_children(before)
         signals.restore()
     return server

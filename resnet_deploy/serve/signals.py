@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections.abc import Callable
 from typing import Any
 
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -25,11 +24,11 @@ class StopRequested(BaseException):
 
 
 class StopSignals:
-    """Records the first SIGTERM/SIGINT and calls ``on_stop`` (set once the server runs)."""
+    """Records the first SIGTERM/SIGINT; the serving loop polls ``requested`` and stops
+    outside the handler (a handler that blocks for the drain could be re-entered)."""
 
     def __init__(self) -> None:
         self.signum: int | None = None
-        self.on_stop: Callable[[], None] | None = None
         self._previous: dict[int, Any] = {}
 
     def install(self) -> StopSignals:
@@ -62,8 +61,6 @@ class StopSignals:
         if self.signum is not None:  # second signal: the user insists
             raise KeyboardInterrupt
         self.signum = signum
-        if self.on_stop is not None:
-            self.on_stop()
 
 
 # The CLI installs this one before parsing anything (see ``resnet_deploy.cli.main``).
