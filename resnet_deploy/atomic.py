@@ -240,7 +240,12 @@ def artifact_lock(
     deadline = time.monotonic() + limit
     told = False
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise write_failure(exc, art, "make it writable or copy the artifact elsewhere") or ResNetDeployError(
+                f"cannot write into artifact '{art}' ({exc.strerror}); check its permissions or copy it elsewhere"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

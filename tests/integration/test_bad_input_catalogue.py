@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,6 +104,8 @@ CASES: list[Case] = [
       env={"RESNET_DEPLOY_LOCK_TIMEOUT": "0"}, special="locked"),
     C("quantize-disk-full", "quantize {fs}/art --targets cpu --calib-size 4", "could not write", "free space",
       special="tmpfs:2m:full"),
+    C("quantize-read-only-fs", "quantize {fs}/art --targets cpu --calib-size 4", "Read-only file system",
+      "copy the artifact elsewhere", special="tmpfs:4m:ro"),
     # -- bench -------------------------------------------------------------------------------
     C("bench-batch-sizes-zero", "bench {art} --batch-sizes 0", "--batch-sizes", "1,8,32"),
     C("bench-batch-sizes-text", "bench {art} --batch-sizes a,b", "--batch-sizes"),
@@ -187,6 +190,8 @@ def _run(case: Case, world: dict[str, str], tmp_path: Path) -> tuple[Any, dict[s
         if rest == ["full"]:  # leave (almost) nothing free
             with open(mnt / "filler", "wb") as fh, contextlib.suppress(OSError):
                 fh.write(b"\0" * (shutil.disk_usage(mnt).free - 2048))
+        if rest == ["ro"]:
+            subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)
         res = cli(_fill(case.argv, paths), env=case.env, cwd=tmp_path)
         left = leftovers(mnt)
         assert not left, f"left behind on the full disk: {left}"
