@@ -213,7 +213,7 @@ def load(
     """
     for name, value in (("threads", threads), ("max_batch", max_batch), ("max_items", max_items)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise ResNetDeployError(f"{name} must be a positive integer, got {value!r}")
+            raise ResNetDeployError(f"{name} must be a positive integer, got {value!r}; pass 1 or more or leave it unset")
     dev = _device(device)
     root = Path(artifact_dir)
     manifest = load_manifest(root)

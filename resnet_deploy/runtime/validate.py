@@ -30,7 +30,7 @@ def as_items(images: Any) -> list[Any]:
             raise InvalidInputError("no images given; pass an image, a path, bytes or a list of them")
         return items
     if images is None:
-        raise InvalidInputError("no images given (got None)")
+        raise InvalidInputError("no images given (got None); pass an image, a path, bytes or a list of them")
     return [images]
 
 
@@ -67,7 +67,9 @@ def _array_to_nchw(arr: np.ndarray, spec: InputSpec, pre: Preprocessing, max_pix
             if len(arr) == 0:
                 raise InvalidInputError(f"the image array of shape {arr.shape} holds no images; pass at least one")
             return np.stack([preprocess_array_hwc(a, pre, max_pixels) for a in arr])
-        raise InvalidInputError(f"a uint8 image array must be HW, HWC or NHWC, got shape {arr.shape}")
+        raise InvalidInputError(
+            f"a uint8 image array must be HW, HWC or NHWC, got shape {arr.shape}; pass HxWx3 pixels"
+        )
     if arr.dtype != np.float32:
         raise InvalidInputError(
             f"array dtype {arr.dtype} is not accepted; pass preprocessed float32 CHW/NCHW "
@@ -102,7 +104,9 @@ def to_batch(
 def check_batch(x: Any, spec: InputSpec) -> np.ndarray:
     """Refuse anything but a finite float32 [N>=1, C, H, W] batch matching ``spec``."""
     if not isinstance(x, np.ndarray):
-        raise InvalidInputError(f"expected a numpy float32 NCHW array, got {type(x).__name__}")
+        raise InvalidInputError(
+            f"expected a numpy float32 NCHW array, got {type(x).__name__}; pass np.asarray(x, np.float32)"
+        )
     if x.dtype != np.float32:
         raise InvalidInputError(
             f"array dtype {x.dtype} is not accepted; the model takes float32 NCHW (x.astype(np.float32))"
@@ -110,7 +114,10 @@ def check_batch(x: Any, spec: InputSpec) -> np.ndarray:
     want = [int(d) for d in spec.shape]
     shown = "x".join("N" if d < 0 else str(d) for d in want)
     if x.ndim != len(want):
-        raise InvalidInputError(f"expected a rank-{len(want)} {spec.layout} array ({shown}), got shape {x.shape}")
+        raise InvalidInputError(
+            f"expected a rank-{len(want)} {spec.layout} array ({shown}), got shape {x.shape}; "
+            "add the batch axis (x[None]) or pass images"
+        )
     if x.shape[0] == 0:
         raise InvalidInputError("the batch is empty (N=0); pass at least one image")
     if want[1] > 0 and x.shape[1] != want[1]:
@@ -139,7 +146,7 @@ def check_limit(n: int, limit: int | None) -> None:
 def check_top_k(top_k: Any, num_classes: int) -> int:
     """top_k as an int in [1, num_classes] (larger values are clipped)."""
     if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
-        raise InvalidInputError(f"top_k must be a positive integer, got {top_k!r}")
+        raise InvalidInputError(f"top_k must be a positive integer, got {top_k!r}; pass e.g. 5")
     return min(int(top_k), int(num_classes))
 
 
