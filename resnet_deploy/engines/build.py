@@ -121,7 +121,7 @@ class EngineConfig:
         if not (b[0] <= b[1] <= b[2]):
             raise ResNetDeployError(f"--batch must satisfy MIN <= OPT <= MAX, got {b[0]},{b[1]},{b[2]}; pass e.g. 1,8,32")
         if b[2] > 4096:
-            raise ResNetDeployError(f"max batch {b[2]} is above 4096; pass a smaller --batch MAX")
+            raise ResNetDeployError(f"max batch {b[2]} is not sensible (at most 4096); pass a smaller --batch MAX")
         if self.workspace_mib is not None and not (1 <= int(self.workspace_mib) <= 1 << 20):
             raise ResNetDeployError(f"--workspace must be 1..1048576 MiB, got {self.workspace_mib}")
         if self.opt_level is not None and not (0 <= int(self.opt_level) <= 5):
