@@ -11,21 +11,64 @@ from __future__ import annotations
 
 import io
 import os
+import re
+import warnings
 from typing import Any
 
 import numpy as np
 
 from resnet_deploy.errors import InvalidInputError
+from resnet_deploy.paths import file_problem
 
 _RESAMPLE = {"bilinear": 2, "bicubic": 3, "nearest": 0, "lanczos": 1}
 
+# Largest decoded image accepted (width x height), so a hostile or accidental huge file
+# (a 20000x20000 PNG decodes to 1.2 GB) is refused before it is decoded. 50 MP covers any
+# camera photo; raise it with RESNET_DEPLOY_MAX_PIXELS or ``load(..., max_pixels=N)``.
+DEFAULT_MAX_PIXELS = 50_000_000
+MAX_PIXELS_ENV = "RESNET_DEPLOY_MAX_PIXELS"
 
-def open_image(src: Any) -> Any:
-    """Open a path, bytes or PIL image as an RGB PIL image (grayscale/RGBA/CMYK/16-bit converted)."""
-    from PIL import Image, UnidentifiedImageError
+
+def max_pixels(value: int | None = None) -> int:
+    """The pixel bound in force: ``value`` if given, else $RESNET_DEPLOY_MAX_PIXELS, else the default."""
+    if value is None:
+        raw = os.environ.get(MAX_PIXELS_ENV, "").strip()
+        if not raw:
+            return DEFAULT_MAX_PIXELS
+        try:
+            value = int(raw)
+        except ValueError:
+            raise InvalidInputError(
+                f"{MAX_PIXELS_ENV}='{raw}' is not an integer; set it to a pixel count like 50000000 or unset it"
+            ) from None
+    if isinstance(value, bool) or int(value) < 1:
+        raise InvalidInputError(f"max_pixels must be a positive integer, got {value!r}; pass e.g. 50000000")
+    return int(value)
+
+
+def check_size(width: int, height: int, where: str, limit: int | None = None) -> None:
+    """Refuse a zero-size image and one above the pixel bound, before any decoding or resizing."""
+    if width < 1 or height < 1:
+        raise InvalidInputError(f"{where} has zero size ({width}x{height} pixels); pass a non-empty image")
+    bound = max_pixels(limit)
+    if width * height > bound:
+        raise InvalidInputError(
+            f"{where} is {width}x{height} = {width * height:,} pixels, above the limit of {bound:,}; "
+            f"downscale it or raise the limit ({MAX_PIXELS_ENV} or max_pixels=)"
+        )
+
+
+def open_image(src: Any, limit: int | None = None) -> Any:
+    """Open a path, bytes or PIL image as an RGB PIL image (grayscale/RGBA/CMYK/16-bit converted).
+
+    The header is read first: zero-size and over-``max_pixels`` images are refused
+    before their pixels are decoded (PIL's own bomb check is replaced by ours).
+    """
+    from PIL import Image
 
     if isinstance(src, Image.Image):
         img = src
+        check_size(img.size[0], img.size[1], "the PIL image", limit)
     else:
         if isinstance(src, (bytes, bytearray, memoryview)):
             if len(src) == 0:
@@ -34,22 +77,73 @@ def open_image(src: Any) -> Any:
             where = "image bytes"
         elif isinstance(src, (str, os.PathLike)):
             path = os.fspath(src)
-            if not os.path.isfile(path):
-                raise InvalidInputError(f"image file '{path}' does not exist")
-            if os.path.getsize(path) == 0:
-                raise InvalidInputError(f"image file '{path}' is empty (0 bytes)")
+            check_image_path(path)
             fh = path
             where = f"image file '{path}'"
         else:
             raise InvalidInputError(
                 f"cannot read an image from {type(src).__name__}; pass a path, bytes, PIL image or NCHW array"
             )
-        try:
-            img = Image.open(fh)
-            img.load()
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            raise InvalidInputError(f"{where} cannot be decoded as an image ({type(exc).__name__})") from exc
+        img = _decode(fh, where, limit)
     return to_rgb(img)
+
+
+def check_image_path(path: str) -> None:
+    """Refuse a path that is not a readable, non-empty regular file, naming the true reason."""
+    problem = file_problem(path)
+    if problem == "is a directory":
+        raise InvalidInputError(f"'{path}' is a directory, not an image file; pass image files or the folder itself")
+    if problem is not None:
+        raise InvalidInputError(f"image file '{path}' {problem}; pass an existing JPEG/PNG file")
+    if os.path.getsize(path) == 0:
+        raise InvalidInputError(f"image file '{path}' is empty (0 bytes); pass a complete JPEG/PNG")
+
+
+def _decode(fh: Any, where: str, limit: int | None) -> Any:
+    """Header first (size checks), then the pixels; any decode failure is one InvalidInputError."""
+    from PIL import Image, UnidentifiedImageError
+
+    _quiet_pil_bomb_warning()
+    try:
+        img = Image.open(fh)
+    except Image.DecompressionBombError as exc:  # PIL refuses before we see the size: report it our way
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        pixels = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
+        bound = min(max_pixels(limit), 2 * (Image.MAX_IMAGE_PIXELS or max_pixels(limit)))
+        raise InvalidInputError(
+            f"{where} has {pixels}, above the limit of {bound:,}; downscale it "
+            f"(Pillow refuses images this large whatever {MAX_PIXELS_ENV} says)"
+        ) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise InvalidInputError(
+            f"{where} cannot be decoded as an image ({type(exc).__name__}); pass a JPEG/PNG/BMP/WebP/TIFF file"
+        ) from None
+    try:
+        check_size(img.size[0], img.size[1], where, limit)
+        img.load()
+    except InvalidInputError:
+        img.close()
+        raise
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        img.close()
+        raise InvalidInputError(
+            f"{where} is truncated or corrupt ({type(exc).__name__}); re-encode or replace the file"
+        ) from None
+    return img
+
+
+_BOMB_WARNING_OFF = False
+
+
+def _quiet_pil_bomb_warning() -> None:
+    """Our bound (check_size) replaces PIL's DecompressionBombWarning; set the filter once
+    (a filter, not catch_warnings, which is not thread-safe)."""
+    global _BOMB_WARNING_OFF
+    if not _BOMB_WARNING_OFF:
+        from PIL import Image
+
+        warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+        _BOMB_WARNING_OFF = True
 
 
 def to_rgb(img: Any) -> Any:
@@ -97,34 +191,37 @@ def normalize(hwc_uint8: np.ndarray, pre: Any) -> np.ndarray:
     return np.ascontiguousarray(arr.transpose(2, 0, 1), dtype=np.float32)
 
 
-def crop_image(src: Any, pre: Any) -> np.ndarray:
+def crop_image(src: Any, pre: Any, limit: int | None = None) -> np.ndarray:
     """One image (path/bytes/PIL) -> resized + centre-cropped uint8 HWC RGB (before normalize).
 
     Split out so data sources can cache the small uint8 crop and normalise per batch.
     """
-    img = open_image(src)
+    img = open_image(src, limit)
     img = resize_center_crop(img, pre.resize, pre.crop, pre.interpolation)
     return np.asarray(img, dtype=np.uint8)
 
 
-def preprocess_image(src: Any, pre: Any) -> np.ndarray:
+def preprocess_image(src: Any, pre: Any, limit: int | None = None) -> np.ndarray:
     """One image (path/bytes/PIL) -> float32 CHW array, per ``pre`` (a manifest Preprocessing)."""
-    return normalize(crop_image(src, pre), pre)
+    return normalize(crop_image(src, pre, limit), pre)
 
 
-def preprocess_array_hwc(arr: np.ndarray, pre: Any) -> np.ndarray:
+def preprocess_array_hwc(arr: np.ndarray, pre: Any, limit: int | None = None) -> np.ndarray:
     """A raw uint8 HWC (or HW) image array -> float32 CHW, through the same PIL path."""
-    return normalize(crop_array_hwc(arr, pre), pre)
+    return normalize(crop_array_hwc(arr, pre, limit), pre)
 
 
-def crop_array_hwc(arr: np.ndarray, pre: Any) -> np.ndarray:
+def crop_array_hwc(arr: np.ndarray, pre: Any, limit: int | None = None) -> np.ndarray:
     """A raw uint8 HWC (or HW) image array -> resized + centre-cropped uint8 HWC RGB."""
     from PIL import Image
 
     if arr.ndim == 2:
         arr = np.stack([arr] * 3, axis=-1)
     if arr.ndim != 3 or arr.shape[-1] not in (1, 3, 4):
-        raise InvalidInputError(f"expected an HWC image array with 1, 3 or 4 channels, got shape {arr.shape}")
+        raise InvalidInputError(
+            f"expected an HWC image array with 1, 3 or 4 channels, got shape {arr.shape}; pass HxWx3 uint8 pixels"
+        )
+    check_size(int(arr.shape[1]), int(arr.shape[0]), f"the image array of shape {arr.shape}", limit)
     if arr.shape[-1] == 1:
         arr = np.repeat(arr, 3, axis=-1)
     img = to_rgb(Image.fromarray(np.ascontiguousarray(arr.astype(np.uint8))))

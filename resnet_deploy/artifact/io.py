@@ -23,6 +23,7 @@ from resnet_deploy.artifact.fields import FIX
 from resnet_deploy.artifact.manifest import DIGEST_FIELD, Manifest, manifest_digest
 from resnet_deploy.atomic import make_readable
 from resnet_deploy.errors import ArtifactError
+from resnet_deploy.paths import dir_problem
 
 MANIFEST_NAME = "manifest.json"
 
@@ -133,10 +134,13 @@ def _json_default(o: Any) -> Any:
 def read_manifest(artifact_dir: str | os.PathLike[str]) -> Manifest:
     """Parse and check ``manifest.json`` (fields, digest, containment) without hashing files."""
     d = Path(artifact_dir)
-    if not d.exists():
+    problem = dir_problem(d)
+    if problem == "does not exist":
         raise ArtifactError(f"artifact directory '{d}' does not exist; run 'resnet-deploy export' first")
-    if not d.is_dir():
-        raise ArtifactError(f"'{d}' is not an artifact directory (it is a file)")
+    if problem == "is a file, not a directory":
+        raise ArtifactError(f"'{d}' is a file, not an artifact directory; pass the directory 'resnet-deploy export' made")
+    if problem is not None:
+        raise ArtifactError(f"artifact directory '{d}' {problem}; pass the directory 'resnet-deploy export' made")
     mpath = d / MANIFEST_NAME
     if not mpath.is_file():
         raise ArtifactError(f"'{d}' has no {MANIFEST_NAME}; it is not a resnet-deploy artifact")

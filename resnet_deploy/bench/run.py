@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from resnet_deploy.artifact import Manifest, load_manifest, now_iso, update_manifest
+from resnet_deploy.atomic import artifact_lock
 from resnet_deploy.bench import scenarios as sc
 from resnet_deploy.bench.config import BenchConfig
 from resnet_deploy.bench.drift import collect_outputs, drift_row, load_eval_set
@@ -247,13 +248,13 @@ def run_bench(
             report.notes.append(f"selection failed: {exc}")
     report.seconds = round(time.perf_counter() - t_start, 2)
     out_dir = Path(cfg.out_dir) if cfg.out_dir is not None else art / "bench"
-    with ui.status(f"writing reports to {out_dir}"):
+    with artifact_lock(art, "bench", on_wait=ui.info), ui.status(f"writing reports to {out_dir}"):
         write_report_files(report, out_dir, art, plots=cfg.plots)
-    if cfg.record:
-        summary = report.summary_record()
-        update_manifest(art, lambda m: setattr(m, "bench", summary))
-        if report.selection:
-            record_selection(art, report.selection)
+        if cfg.record:  # re-reads the manifest under the lock: a concurrent writer's files are kept
+            summary = report.summary_record()
+            update_manifest(art, lambda m: setattr(m, "bench", summary))
+            if report.selection:
+                record_selection(art, report.selection)
     if failure is not None:
         raise failure
     return report

@@ -60,6 +60,12 @@ def cli() -> None:
 
 def main() -> None:
     """Console-script entry point."""
+    import sys
+
+    if sys.argv[1:2] == ["serve"]:  # SIGTERM/SIGINT are handled from the first instant of serve
+        from resnet_deploy.serve.signals import EARLY
+
+        EARLY.install()
     from resnet_deploy.cli._common import run_cli
 
     run_cli(cli)

@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -35,6 +36,14 @@ def run_cli(group: click.Group) -> None:
     except ResNetDeployError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
+    except OSError as exc:  # a full/read-only disk not caught where it was written: still one line
+        from resnet_deploy.atomic import write_failure
+
+        err = write_failure(exc, getattr(exc, "filename", None) or ".")
+        if err is None:
+            raise
+        click.echo(f"error: {err}", err=True)
+        sys.exit(err.exit_code)
     except KeyboardInterrupt:
         click.echo("error: interrupted; nothing was written", err=True)
         sys.exit(130)
@@ -131,3 +140,8 @@ class Output:
         self.console.print(f"[green]✓[/green] {escape(message)}")
 
 
+def check_out(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """click callback for --out: an empty or blank value is a usage error, not 'the default'."""
+    if value is not None and not str(value).strip():
+        raise click.BadParameter("is empty; pass a directory path or leave --out out for the default", ctx, param)
+    return None if value is None else Path(value)

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from resnet_deploy.checks import parse_int_list
-from resnet_deploy.cli._common import Output, escape, output_options
+from resnet_deploy.cli._common import Output, check_out, escape, output_options
 
 
 def _csv(value: str | None) -> list[str] | None:
@@ -57,7 +57,7 @@ def _rates(value: str | None) -> list[float] | None:
 @click.option("--select", "select", type=click.Choice(["min-latency", "max-throughput"]),
               help="Record the best backend in manifest.selection (used by backend='auto').")
 @click.option("--max-drop", type=float, help="Accuracy budget for --select, in top-1 points vs FP32 (agreement points without labels).")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Report directory. Default: ARTIFACT/bench.")
+@click.option("--out", "out_dir", metavar="PATH", callback=check_out, help="Report directory. Default: ARTIFACT/bench.")
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
 @output_options
 def bench(artifact: str, out: Output, **opts: Any) -> None:

@@ -28,7 +28,7 @@ def parse_batch(value: str) -> tuple[int, int, int]:
     if len(items) == 1:
         items = items * 3
     if len(items) != 3:
-        raise ResNetDeployError(f"--batch takes MIN,OPT,MAX (or one N), got '{value}'")
+        raise ResNetDeployError(f"--batch takes MIN,OPT,MAX (or one N), got '{value}'; pass e.g. 1,8,32")
     return items[0], items[1], items[2]
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from resnet_deploy.checks import parse_int
-from resnet_deploy.cli._common import Output, output_options
+from resnet_deploy.cli._common import Output, check_out, output_options
 from resnet_deploy.cli.engine_cmd import make_engine_config, render_engine_summary
 from resnet_deploy.cli.quantize_cmd import config_from_options, int8_options
 
@@ -83,7 +83,7 @@ def render_export_summary(
 @click.option("--opset", default=None, metavar="N",
               help="ONNX opset, 18 or newer (default: the dynamo exporter's default, recorded in the manifest).")
 @click.option("--labels", default=None, metavar="FILE", help="Class names, one per line (stored as labels.txt).")
-@click.option("--out", "-o", "out_dir", default=None, metavar="DIR",
+@click.option("--out", "-o", "out_dir", default=None, metavar="DIR", callback=check_out,
               help="Artifact directory to create (default: artifacts/<arch> under the current directory).")
 @click.option("--force", "-f", is_flag=True, help="Replace DIR if it already exists.")
 @click.option("--int8", is_flag=True,

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from resnet_deploy.checks import parse_int_list
-from resnet_deploy.cli._common import Output, escape, output_options
+from resnet_deploy.cli._common import Output, check_out, escape, output_options
 
 
 def quickstart_table(report: Any) -> Any:
@@ -75,7 +75,7 @@ def render_quickstart(out: Output, res: Any) -> None:
 
 
 @click.command("quickstart")
-@click.option("--out", "out_dir", default="artifacts/quickstart", show_default=True, metavar="DIR",
+@click.option("--out", "out_dir", default="artifacts/quickstart", show_default=True, metavar="DIR", callback=check_out,
               help="Artifact directory (replaced if it exists).")
 @click.option("--preset", default="quickstart", show_default=True, type=click.Choice(["quickstart", "tiny"]),
               help="Demo model: quickstart = resnet18 at 64 px; tiny = resnet20 at 32 px (fast).")

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import signal
+import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
 from resnet_deploy.checks import parse_int
-from resnet_deploy.cli._common import Output, escape, output_options
+from resnet_deploy.cli._common import Output, check_out, escape, output_options
 
 
 class _Int(click.ParamType):
@@ -84,13 +86,18 @@ def serve(artifact: Path, out: Output, **options: Any) -> None:
         out.info(f"  images  POST {summary['http']}/v2/models/{server.image_model_name}/infer  (input: image BYTES [N,1])")
         out.info("  stop with Ctrl-C or SIGTERM")
 
-    run_server(artifact, cfg, on_ready=ready)
-    out.info("stopped")
+    from resnet_deploy.serve.signals import EARLY
+
+    EARLY.install()  # no-op when main() already did; serve() called another way still gets it
+    run_server(artifact, cfg, on_ready=ready, stop=EARLY)
+    out.info("stopped" if EARLY.signum is None else f"stopped ({signal.Signals(EARLY.signum).name})")
+    if EARLY.exit_code:
+        sys.exit(EARLY.exit_code)  # 130 after Ctrl-C (click's Exit is swallowed by standalone_mode=False)
 
 
 @click.command("triton-repo")
 @click.argument("artifact", type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("model_repository"),
+@click.option("--out", "out_dir", default=Path("model_repository"), metavar="PATH", callback=check_out,
               show_default=True, help="Model repository directory to write.")
 @click.option("--backend", metavar="onnxruntime|openvino|tensorrt", default="onnxruntime", show_default=True,
               help="Triton backend for the network.")

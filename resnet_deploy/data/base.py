@@ -210,7 +210,10 @@ class DataSource:
     def _report(self, good: int) -> None:
         if good == 0:
             reasons = "; ".join(f"{n}: {r}" for n, r in self._skipped[:3])
-            raise DataError(f"{self.name} has no usable images (all {len(self._skipped)} skipped: {reasons})")
+            raise DataError(
+                f"{self.name} has no usable images (all {len(self._skipped)} skipped: {reasons}); "
+                "replace the corrupt files or pass other data"
+            )
         if self._skipped and not self._reported:
             self._reported = True
             names = ", ".join(n for n, _ in self._skipped[:3])

@@ -26,13 +26,40 @@ def _visible(name: str) -> bool:
     return not name.startswith(".")
 
 
-def _walk_files(d: Path) -> list[Path]:
-    """All non-hidden files under ``d``, recursively, in a stable (sorted) order."""
+def _walk_files(d: Path, seen: set[tuple[int, int]] | None = None) -> list[Path]:
+    """All non-hidden files under ``d``, recursively, in a stable (sorted) order.
+
+    Directory symlinks are followed (a data set may be assembled from links), but
+    each real directory and each real file is visited once (by device + inode), so
+    a loop such as ``sub/up -> ..`` neither recurses nor counts an image twice.
+    """
+    seen = set() if seen is None else seen
     out: list[Path] = []
     for root, dirs, files in os.walk(d, followlinks=True):
-        dirs[:] = sorted(x for x in dirs if _visible(x))
-        out.extend(Path(root) / f for f in sorted(files) if _visible(f))
+        keep = []
+        for x in sorted(x for x in dirs if _visible(x)):
+            key = _file_key(Path(root) / x)
+            if key is not None and key not in seen:
+                seen.add(key)
+                keep.append(x)
+        dirs[:] = keep
+        for f in sorted(x for x in files if _visible(x)):
+            key = _file_key(Path(root) / f)  # None: dangling link, kept so it is reported as unusable
+            if key is not None and key in seen:
+                continue
+            if key is not None:
+                seen.add(key)
+            out.append(Path(root) / f)
     return out
+
+
+def _file_key(p: Path) -> tuple[int, int] | None:
+    """(device, inode) of what ``p`` points to; None for a dangling link or a loop."""
+    try:
+        st = p.stat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
 
 
 def scan_folder(root: Path) -> tuple[list[Path], list[int] | None, list[str] | None, list[Path]]:
@@ -44,8 +71,9 @@ def scan_folder(root: Path) -> tuple[list[Path], list[int] | None, list[str] | N
         files: list[Path] = []
         labels: list[int] = []
         others: list[Path] = []
+        seen = {k for k in (_file_key(d) for d in [root, *class_dirs]) if k is not None}
         for label, d in enumerate(class_dirs):
-            for f in _walk_files(d):
+            for f in _walk_files(d, seen):
                 if f.suffix.lower() in IMAGE_EXTENSIONS:
                     files.append(f)
                     labels.append(label)

@@ -10,6 +10,7 @@ import numpy as np
 
 from resnet_deploy.data.base import DataSource, WarningHandler
 from resnet_deploy.errors import DataError
+from resnet_deploy.paths import file_problem
 
 SPLITS = ("train", "calib", "eval")
 ARRAY_EXTENSIONS = (".npy", ".npz")
@@ -50,9 +51,10 @@ def open_source(
 
         return open_sample(pre, split=split, limit=limit, on_warning=on_warning)
     path = Path(spec).expanduser()
-    if not path.exists():
+    problem = None if path.is_dir() else file_problem(path)
+    if problem is not None:
         raise DataError(
-            f"data '{spec}' does not exist; pass 'sample' (built-in), an image folder or a .npy/.npz file"
+            f"data '{spec}' {problem}; pass 'sample' (built-in), an image folder or a .npy/.npz file"
         )
     if path.is_dir():
         from resnet_deploy.data.imagefolder import ImageFolderSource

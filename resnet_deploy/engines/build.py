@@ -57,6 +57,7 @@ from resnet_deploy.artifact import (
     update_manifest,
     verify_file,
 )
+from resnet_deploy.atomic import locked_writer
 from resnet_deploy.checks import check_bool, check_choice, check_int
 from resnet_deploy.engines.builder_parts import (
     create_builder,
@@ -203,6 +204,7 @@ def source_entry(manifest: Manifest, precision: str) -> FileEntry:
     return entry
 
 
+@locked_writer("build-engine")
 def build_engine(
     artifact_dir: str | os.PathLike[str], config: EngineConfig,
     reporter: Reporter | Callable[[str], None] | None = None,

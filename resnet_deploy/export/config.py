@@ -17,6 +17,7 @@ from resnet_deploy.artifact import MANIFEST_NAME, FileEntry, Manifest, Preproces
 from resnet_deploy.atomic import check_output_dir
 from resnet_deploy.checks import check_bool, check_int, check_nonempty_str, check_number, parse_int
 from resnet_deploy.errors import ConfigError, ModelError, ResNetDeployError
+from resnet_deploy.paths import file_problem
 
 if TYPE_CHECKING:
     from resnet_deploy.models.archs import ArchSpec
@@ -186,8 +187,9 @@ def read_labels(labels: str | os.PathLike[str] | Sequence[str] | None) -> list[s
         return None
     if isinstance(labels, (str, os.PathLike)):
         p = Path(labels)
-        if not p.is_file():
-            raise ResNetDeployError(f"labels file '{p}' does not exist; pass a text file with one class name per line")
+        problem = file_problem(p)
+        if problem is not None:
+            raise ResNetDeployError(f"labels file '{p}' {problem}; pass a text file with one class name per line")
         try:
             lines = p.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as exc:
@@ -209,9 +211,9 @@ def check_weights_path(weights: str | os.PathLike[str] | None) -> Path | None:
     if weights is None:
         return None
     p = Path(weights).expanduser()
-    if not p.is_file():
-        what = "is a directory" if p.is_dir() else "does not exist"
-        raise ResNetDeployError(f"weights file '{p}' {what}; pass a .pth or .safetensors file")
+    problem = file_problem(p)
+    if problem is not None:
+        raise ResNetDeployError(f"weights file '{p}' {problem}; pass a .pth or .safetensors file")
     return p
 
 

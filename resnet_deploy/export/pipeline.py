@@ -30,6 +30,7 @@ from resnet_deploy.artifact import (
     staging_dir,
     toolchain_versions,
 )
+from resnet_deploy.atomic import ensure_free, write_failure
 from resnet_deploy.errors import DataError, ResNetDeployError, WorkFailedError
 from resnet_deploy.export.config import EXPORT_FORMATS, ExportConfig, ExportPlan, ExportResult
 from resnet_deploy.reporter import Reporter, as_reporter
@@ -98,16 +99,28 @@ def _parity_inputs(
 
 def _export_one(fmt: str, model: Any, path: Path, size: int, opset: int | None) -> dict[str, Any]:
     """Export one format; an exporter crash becomes a one-line WorkFailedError (cause chained)."""
+    # torch's zip writer (pt2, TorchScript) aborts the process when the disk fills mid-write
+    # (a C++ exception thrown from a destructor), so refuse up front what cannot fit.
+    ensure_free(path.parent, int(_model_bytes(model) * 1.1) + (2 << 20), path.name)
     try:
         return _export_format(fmt, model, path, size, opset)
     except ResNetDeployError:
         raise
     except Exception as exc:  # torch/onnx raise many types; the user needs one line
+        disk = write_failure(exc, path.parent)
+        if disk is not None:
+            raise disk from exc
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         raise WorkFailedError(
             f"exporting {fmt} failed ({type(exc).__name__}: {first}); try --formats without {fmt}, "
             "and please report this with the command you ran"
         ) from exc
+
+
+def _model_bytes(model: Any) -> int:
+    """Bytes of the weights a file of ``model`` holds (parameters + buffers): its size, give or take."""
+    tensors = [*model.parameters(), *model.buffers()]
+    return int(sum(t.numel() * t.element_size() for t in tensors))
 
 
 def _export_format(fmt: str, model: Any, path: Path, size: int, opset: int | None) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from resnet_deploy.artifact import (
     read_manifest,
     update_manifest,
 )
+from resnet_deploy.atomic import locked_writer
 from resnet_deploy.data.evalset import EvalSet
 from resnet_deploy.errors import ArtifactError
 from resnet_deploy.quantize import qdq
@@ -48,6 +49,7 @@ def _is_sample(spec_: str | None) -> bool:
     return isinstance(spec_, str) and spec_.strip().lower() == SAMPLE
 
 
+@locked_writer("quantize")  # the whole run: a second writer must see our calibration.json
 def quantize_artifact(
     artifact_dir: str | Path, config: QuantizeConfig, reporter: Reporter | Callable[[str], None] | None = None
 ) -> QuantizeResult:

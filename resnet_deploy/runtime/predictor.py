@@ -22,6 +22,7 @@ from resnet_deploy.artifact import Manifest, Preprocessing, load_manifest
 from resnet_deploy.checks import check_int
 from resnet_deploy.errors import BackendUnavailableError, MissingDependencyError, ResNetDeployError
 from resnet_deploy.metrics import softmax, topk_indices
+from resnet_deploy.preprocess import max_pixels as preprocess_max_pixels
 from resnet_deploy.runtime.base import Runner
 from resnet_deploy.runtime.resolve import Candidate, candidates, make_runner, parse_spec, resolve
 from resnet_deploy.runtime.validate import (
@@ -86,6 +87,7 @@ class Predictor:
         why: list[str],
         max_batch: int | None = None,
         max_items: int | None = None,
+        max_pixels: int | None = None,
     ) -> None:
         self.artifact_dir = artifact_dir
         self.manifest = manifest
@@ -95,6 +97,8 @@ class Predictor:
         limits = [v for v in (max_batch, runner.max_batch) if v]
         self.max_batch = min(limits) if limits else DEFAULT_MAX_BATCH
         self.max_items = max_items
+        # Largest decoded image accepted (None: $RESNET_DEPLOY_MAX_PIXELS or preprocess.DEFAULT_MAX_PIXELS).
+        self.max_pixels = None if max_pixels is None else preprocess_max_pixels(max_pixels)
         self._lock = None if runner.thread_safe else threading.Lock()
         self.labels = _read_labels(artifact_dir, manifest)
 
@@ -142,7 +146,7 @@ class Predictor:
         k = check_top_k(top_k, self.num_classes)
         items = as_items(images)
         check_limit(len(items), self.max_items)
-        x = to_batch(items, self.manifest.input, self.preprocessing)
+        x = to_batch(items, self.manifest.input, self.preprocessing, self.max_pixels)
         sources: list[str | None] = []
         for item in items:
             n = len(item) if isinstance(item, np.ndarray) and item.ndim == 4 else 1
@@ -189,6 +193,7 @@ def load(
     max_batch: int | None = None,
     *,
     max_items: int | None = None,
+    max_pixels: int | None = None,
     **options: Any,
 ) -> Predictor:
     """Verify the artifact (every sha256), pick and activate a backend, return a Predictor.
@@ -196,7 +201,9 @@ def load(
     ``backend``: "auto" or a spec ("onnxruntime", "openvino:int8-cpu", ...).
     ``device``: None (any), "cpu" or "cuda"/"gpu" restricts the choice.
     ``max_batch``: largest chunk sent to the backend at once; ``max_items``:
-    refuse requests with more images than this. Extra ``options`` go to the runner.
+    refuse requests with more images than this; ``max_pixels``: refuse decoded
+    images larger than this (default $RESNET_DEPLOY_MAX_PIXELS or 50 MP). Extra
+    ``options`` go to the runner.
     """
     for name, value in (("threads", threads), ("max_batch", max_batch), ("max_items", max_items)):
         check_int(value, name, allow_none=True, hint="pass e.g. 4, or None for the default")
@@ -212,7 +219,9 @@ def load(
         _check_device(cand, dev)
         runner = _start(root, manifest, cand, threads, options)
         why = [f"requested '{backend}'"]
-    return Predictor(root, manifest, runner, cand, why, max_batch=max_batch, max_items=max_items)
+    return Predictor(
+        root, manifest, runner, cand, why, max_batch=max_batch, max_items=max_items, max_pixels=max_pixels
+    )
 
 
 def _device(device: str | None) -> str | None:

@@ -20,7 +20,7 @@ import numpy as np
 from resnet_deploy.artifact import InputSpec, Preprocessing
 from resnet_deploy.checks import check_int
 from resnet_deploy.errors import InvalidInputError
-from resnet_deploy.preprocess import preprocess_array_hwc, preprocess_image
+from resnet_deploy.preprocess import check_image_path, preprocess_array_hwc, preprocess_image
 
 
 def as_items(images: Any) -> list[Any]:
@@ -31,7 +31,7 @@ def as_items(images: Any) -> list[Any]:
             raise InvalidInputError("no images given; pass an image, a path, bytes or a list of them")
         return items
     if images is None:
-        raise InvalidInputError("no images given (got None)")
+        raise InvalidInputError("no images given (got None); pass an image, a path, bytes or a list of them")
     return [images]
 
 
@@ -42,14 +42,14 @@ def describe(item: Any) -> str | None:
     return None
 
 
-def item_to_chw(item: Any, spec: InputSpec, pre: Preprocessing) -> np.ndarray:
+def item_to_chw(item: Any, spec: InputSpec, pre: Preprocessing, max_pixels: int | None = None) -> np.ndarray:
     """One item -> float32 array of shape [n, C, H, W] (n > 1 only for batched arrays)."""
     if isinstance(item, np.ndarray):
-        return _array_to_nchw(item, spec, pre)
+        return _array_to_nchw(item, spec, pre, max_pixels)
     if isinstance(item, (list, tuple)):
         raise InvalidInputError("nested lists are not accepted; pass a flat list of images or one NCHW array")
     if _is_pil(item) or isinstance(item, (str, bytes, bytearray, memoryview, os.PathLike)):
-        return preprocess_image(item, pre)[None]
+        return preprocess_image(item, pre, max_pixels)[None]
     raise InvalidInputError(
         f"cannot use a {type(item).__name__} as an image; pass a path, encoded bytes, a PIL image, "
         "a uint8 HWC array or a float32 CHW/NCHW array"
@@ -60,13 +60,17 @@ def _is_pil(obj: Any) -> bool:
     return type(obj).__module__.startswith("PIL.") and hasattr(obj, "mode") and hasattr(obj, "size")
 
 
-def _array_to_nchw(arr: np.ndarray, spec: InputSpec, pre: Preprocessing) -> np.ndarray:
+def _array_to_nchw(arr: np.ndarray, spec: InputSpec, pre: Preprocessing, max_pixels: int | None) -> np.ndarray:
     if arr.dtype == np.uint8:  # raw pixels: same PIL path as files
         if arr.ndim in (2, 3):
-            return preprocess_array_hwc(arr, pre)[None]
+            return preprocess_array_hwc(arr, pre, max_pixels)[None]
         if arr.ndim == 4:
-            return np.stack([preprocess_array_hwc(a, pre) for a in arr])
-        raise InvalidInputError(f"a uint8 image array must be HW, HWC or NHWC, got shape {arr.shape}")
+            if len(arr) == 0:
+                raise InvalidInputError(f"the image array of shape {arr.shape} holds no images; pass at least one")
+            return np.stack([preprocess_array_hwc(a, pre, max_pixels) for a in arr])
+        raise InvalidInputError(
+            f"a uint8 image array must be HW, HWC or NHWC, got shape {arr.shape}; pass HxWx3 pixels"
+        )
     if arr.dtype != np.float32:
         raise InvalidInputError(
             f"array dtype {arr.dtype} is not accepted; pass preprocessed float32 CHW/NCHW "
@@ -78,12 +82,17 @@ def _array_to_nchw(arr: np.ndarray, spec: InputSpec, pre: Preprocessing) -> np.n
     return arr
 
 
-def to_batch(items: Sequence[Any], spec: InputSpec, pre: Preprocessing) -> np.ndarray:
-    """Items -> one checked float32 NCHW batch; errors name the failing item."""
+def to_batch(
+    items: Sequence[Any], spec: InputSpec, pre: Preprocessing, max_pixels: int | None = None
+) -> np.ndarray:
+    """Items -> one checked float32 NCHW batch; errors name the failing item.
+
+    ``max_pixels`` bounds each decoded image (None: $RESNET_DEPLOY_MAX_PIXELS or the default).
+    """
     parts = []
     for i, item in enumerate(items):
         try:
-            parts.append(item_to_chw(item, spec, pre))
+            parts.append(item_to_chw(item, spec, pre, max_pixels))
         except InvalidInputError as exc:
             if len(items) == 1 or describe(item) is not None:  # path errors already name the file
                 raise
@@ -96,7 +105,9 @@ def to_batch(items: Sequence[Any], spec: InputSpec, pre: Preprocessing) -> np.nd
 def check_batch(x: Any, spec: InputSpec) -> np.ndarray:
     """Refuse anything but a finite float32 [N>=1, C, H, W] batch matching ``spec``."""
     if not isinstance(x, np.ndarray):
-        raise InvalidInputError(f"expected a numpy float32 NCHW array, got {type(x).__name__}")
+        raise InvalidInputError(
+            f"expected a numpy float32 NCHW array, got {type(x).__name__}; pass np.asarray(x, np.float32)"
+        )
     if x.dtype != np.float32:
         raise InvalidInputError(
             f"array dtype {x.dtype} is not accepted; the model takes float32 NCHW (x.astype(np.float32))"
@@ -104,7 +115,10 @@ def check_batch(x: Any, spec: InputSpec) -> np.ndarray:
     want = [int(d) for d in spec.shape]
     shown = "x".join("N" if d < 0 else str(d) for d in want)
     if x.ndim != len(want):
-        raise InvalidInputError(f"expected a rank-{len(want)} {spec.layout} array ({shown}), got shape {x.shape}")
+        raise InvalidInputError(
+            f"expected a rank-{len(want)} {spec.layout} array ({shown}), got shape {x.shape}; "
+            "add the batch axis (x[None]) or pass images"
+        )
     if x.shape[0] == 0:
         raise InvalidInputError("the batch is empty (N=0); pass at least one image")
     if want[1] > 0 and x.shape[1] != want[1]:
@@ -152,13 +166,13 @@ def expand_image_paths(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
             )
             if not found:
                 raise InvalidInputError(
-                    f"folder '{p}' has no image files ({', '.join(IMAGE_SUFFIXES[:4])}, ...)"
+                    f"folder '{p}' has no image files ({', '.join(IMAGE_SUFFIXES[:4])}, ...); "
+                    "put images in it or pass image files"
                 )
             out += found
-        elif p.is_file():
-            out.append(str(p))
         else:
-            raise InvalidInputError(f"image file '{p}' does not exist")
+            check_image_path(str(p))  # names the true reason: missing, loop, device, empty, unreadable
+            out.append(str(p))
     if not out:
         raise InvalidInputError("no images given; pass image files or a folder")
     return out

@@ -63,7 +63,7 @@ def _label(labels: Sequence[str], i: int) -> str:
     return labels[i] if 0 <= i < len(labels) else str(i)
 
 
-def decode_images(images: np.ndarray, pre: Any) -> np.ndarray:
+def decode_images(images: np.ndarray, pre: Any, max_pixels: int | None = None) -> np.ndarray:
     """An object array of encoded images (any shape) -> float32 NCHW, per the manifest."""
     flat = images.reshape(-1)
     if flat.size == 0:
@@ -71,7 +71,7 @@ def decode_images(images: np.ndarray, pre: Any) -> np.ndarray:
     out = []
     for item in flat:
         data = item if isinstance(item, (bytes, bytearray)) else bytes(item)
-        out.append(preprocess_image(data, pre))
+        out.append(preprocess_image(data, pre, max_pixels))
     return np.stack(out)
 
 
@@ -88,7 +88,7 @@ def make_infer_functions(predictor: Any, spec: ModelSpec) -> tuple[Callable, Cal
 
     @batch
     def infer_image(**inputs: np.ndarray) -> dict[str, np.ndarray]:
-        x = decode_images(inputs[IMAGE_INPUT], pre)
+        x = decode_images(inputs[IMAGE_INPUT], pre, getattr(predictor, "max_pixels", None))
         return postprocess(predictor.infer(x), spec)
 
     return infer_tensor, infer_image

@@ -6,7 +6,8 @@ server on the requested (or free, for port 0) ports and yields a handle with
 the client addresses; leaving the ``with`` block stops it. ``serve`` is the
 blocking form used by ``resnet-deploy serve``: SIGTERM/SIGINT call
 ``triton.stop()``, which lets in-flight requests finish (up to
-``exit_timeout_s``) before the server exits.
+``exit_timeout_s``) before the server exits; a signal during start-up stops
+it at the next checkpoint and removes everything started (``signals``).
 
 Triton gives health (``/v2/health/live|ready``), model readiness and metadata
 (``/v2/models/<name>``), config and Prometheus metrics (``:metrics_port/metrics``)
@@ -19,8 +20,6 @@ import contextlib
 import logging
 import os
 import re
-import signal
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from resnet_deploy.serve.handlers import (
     output_tensors,
     tensor_inputs,
 )
+from resnet_deploy.serve.signals import StopRequested, StopSignals, child_pids, reap_children
 
 LOG = logging.getLogger(__name__)
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,57}$")
@@ -140,7 +140,11 @@ class RunningServer:
             return
         self._stopped = True
         if self._triton is not None:
-            self._triton.stop()
+            try:
+                self._triton.stop()
+            except Exception:  # noqa: BLE001 - stopped before run(): PyTriton has no server yet
+                with contextlib.suppress(Exception):
+                    self._triton._workspace.clean()
         for p in self._predictors:
             with contextlib.suppress(Exception):  # best effort: the server is already down
                 p.close()
@@ -212,19 +216,35 @@ def _security_config() -> Any:
     return TritonSecurityConfig(access_token=os.environ.get(ACCESS_TOKEN_ENV) or None)
 
 
-def launch(artifact_dir: str | os.PathLike[str], cfg: ServeConfig | None = None) -> RunningServer:
-    """Load, bind and start; the caller must ``stop()`` the returned server."""
+def launch(
+    artifact_dir: str | os.PathLike[str], cfg: ServeConfig | None = None, stop: StopSignals | None = None
+) -> RunningServer:
+    """Load, bind and start; the caller must ``stop()`` the returned server.
+
+    With ``stop`` (recorded SIGTERM/SIGINT), start-up gives up at the next
+    checkpoint with ``StopRequested`` after stopping whatever it had started.
+    """
     cfg = cfg or ServeConfig()
+    check = stop.checkpoint if stop is not None else (lambda: None)
     cfg.validate()
     artifact = Path(artifact_dir)
     _model_spec(artifact, cfg)  # a missing/broken artifact fails here, before ports or Triton
     require("pytriton", extra="serve", purpose="resnet-deploy serve")
     ports = resolve_ports(cfg.host, {"http": cfg.http_port, "grpc": cfg.grpc_port, "metrics": cfg.metrics_port})
+    check()
     predictors = _load_predictors(artifact, cfg)
-    spec = _model_spec(artifact, cfg, predictors[0].labels)
-    warm = np.zeros((1, spec.channels, spec.size, spec.size), dtype=np.float32)
-    for p in predictors:
-        p.infer(warm)  # the first call pays for graph optimisation, not the first client
+    try:
+        check()
+        spec = _model_spec(artifact, cfg, predictors[0].labels)
+        warm = np.zeros((1, spec.channels, spec.size, spec.size), dtype=np.float32)
+        for p in predictors:
+            p.infer(warm)  # the first call pays for graph optimisation, not the first client
+        check()
+    except BaseException:
+        for p in predictors:
+            with contextlib.suppress(Exception):
+                p.close()
+        raise
     server = RunningServer(
         host=cfg.host, http_port=ports["http"], grpc_port=ports["grpc"], metrics_port=ports["metrics"],
         model_name=cfg.model_name, image_model_name=f"{cfg.model_name}_image",
@@ -232,8 +252,11 @@ def launch(artifact_dir: str | os.PathLike[str], cfg: ServeConfig | None = None)
     )
     try:
         server._triton = _start_triton(cfg, ports, spec, predictors, server)
+        check()
     except BaseException as exc:  # Ctrl-C during start-up too: stop what was started
         server.stop()
+        if stop is not None and stop.requested and isinstance(exc, Exception):
+            raise StopRequested() from None  # Triton saw the terminal's Ctrl-C too: not a start failure
         if isinstance(exc, ResNetDeployError) or not isinstance(exc, Exception):
             raise
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
@@ -314,31 +337,37 @@ def serve(
     artifact_dir: str | os.PathLike[str],
     cfg: ServeConfig | None = None,
     on_ready: Callable[[RunningServer], None] | None = None,
-) -> RunningServer:
-    """Serve until SIGTERM/SIGINT; returns the stopped server (WorkFailedError if Triton died)."""
-    server = launch(artifact_dir, cfg)
-    previous: dict[int, Any] = {}
+    stop: StopSignals | None = None,
+) -> RunningServer | None:
+    """Serve until SIGTERM/SIGINT; returns the stopped server (WorkFailedError if Triton died).
 
-    def _on_signal(signum: int, _frame: Any) -> None:
-        LOG.info("signal %s: stopping the Triton server", signum)
-        server.stop()  # triton.stop(): drain in-flight requests, then exit
-
+    ``stop``: signal handling already installed by the caller (the CLI does so
+    before parsing); otherwise it is installed here. Returns None when a signal
+    came before the server was up; everything started is stopped and removed
+    either way, including stray descendants (``reap_children``).
+    """
+    signals = (stop or StopSignals()).install()
+    before = child_pids()
+    server: RunningServer | None = None
     try:
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                previous[sig] = signal.signal(sig, _on_signal)
+        try:
+            server = launch(artifact_dir, cfg, stop=signals)
+        except StopRequested:
+            return None
+        if signals.requested:
+            return server
         if on_ready is not None:
             on_ready(server)
-        server.wait()
-        if not server.stopped:  # nobody asked it to stop: Triton or a model process died
+        while server.is_alive() and not signals.requested:  # the stop runs below, not in the handler
+            time.sleep(0.2)
+        if not signals.requested and not server.stopped:  # Triton or a model process died
             raise WorkFailedError(
                 "the Triton server exited unexpectedly; see its log"
                 + (f" ({cfg.log_file})" if cfg and cfg.log_file else "")
             )
     finally:
-        server.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        if server is not None:
+            server.stop()  # triton.stop(): drain in-flight requests, then exit
+        reap_children(before)
+        signals.restore()
     return server
-
-

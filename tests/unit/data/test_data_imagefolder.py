@@ -157,3 +157,29 @@ def test_limit_picks_a_subset_across_classes(tmp_path, pre32, rng):
     src = open_source(tmp_path, pre32, limit=12)
     _, y = src.arrays()
     assert len(y) == 12 and len(set(y.tolist())) >= 3
+
+
+def test_directory_symlink_loops_are_not_followed_and_each_real_file_counts_once(tmp_path, pre32, rng):
+    import os
+
+    write_image(tmp_path / "cat" / "a.png", _rgb(rng))
+    write_image(tmp_path / "dog" / "sub" / "b.png", _rgb(rng))
+    os.symlink("..", tmp_path / "cat" / "up")  # cat/up -> the data root: a loop
+    os.symlink("../..", tmp_path / "dog" / "sub" / "loop")
+    os.symlink("a.png", tmp_path / "cat" / "same.png")  # a second name for one real file
+    os.symlink(tmp_path / "dog" / "sub", tmp_path / "dog" / "alias")  # a second name for one real dir
+    src = open_source(tmp_path, pre32)
+    assert src.classes == ["cat", "dog"]
+    assert len(src) == 2
+    _, y = src.arrays()
+    assert y.tolist() == [0, 1]
+
+
+def test_dangling_file_link_is_reported_as_unusable_not_hidden(tmp_path, pre32, rng):
+    import os
+
+    write_image(tmp_path / "cat" / "a.png", _rgb(rng))
+    os.symlink("gone.png", tmp_path / "cat" / "dangling.png")
+    src = open_source(tmp_path, pre32, on_warning=lambda _m: None)
+    src.arrays()
+    assert [name for name, _ in src.skipped] == ["cat/dangling.png"]
