@@ -47,6 +47,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--backends", help="restrict backends (default: all; --quick skips torch-compile)")
     p.add_argument("--out", type=Path, default=RESULTS, help="results root (default benchmarks/results)")
     p.add_argument("--work-dir", type=Path, help="where the artifacts are built (default: a temp dir)")
+    p.add_argument("--artifacts", help="comma-separated existing artifact directories to time instead of building "
+                                       "--archs (small model first, main model last), e.g. artifacts/quickstart")
     p.add_argument("--retime", type=int, default=2,
                    help="re-time rows that were noisy (others used the CPU) up to this many times (default 2)")
     return p.parse_args(argv)
@@ -75,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     from resnet_deploy.checks import parse_int_list
     from resnet_deploy.cli._common import Output
 
-    archs = [a.strip() for a in args.archs.split(",") if a.strip()]
+    given = [Path(a.strip()) for a in (args.artifacts or "").split(",") if a.strip()]
+    archs = [d.name for d in given] or [a.strip() for a in args.archs.split(",") if a.strip()]
     repeats = args.repeats or (1 if args.quick else 3)
     budget = args.time_budget or (0.3 if args.quick else 2.0)
     sizes = parse_int_list(args.batch_sizes or ("1,16" if args.quick else "1,2,4,8,16,32"), "--batch-sizes")
@@ -101,8 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     staging.mkdir(parents=True)
     try:
         for arch in archs:
-            with out.status(f"{arch}: export + INT8 quantisation ({args.input_size} px, {calib} calibration images)"):
-                art = build_artifact(arch, args.input_size, work / arch, calib, gpu)
+            if given:
+                art = given[archs.index(arch)]
+            else:
+                with out.status(f"{arch}: export + INT8 quantisation ({args.input_size} px, {calib} calibration images)"):
+                    art = build_artifact(arch, args.input_size, work / arch, calib, gpu)
             cfg = BenchConfig(backends=backends, batch_sizes=sizes, time_budget=budget, repeats=repeats,
                               threads=threads, paired_rounds=paired, eval_size=eval_size, calib_data="sample", calib_size=calib,
                               out_dir=staging / arch, argv=[sys.executable, *sys.argv],
