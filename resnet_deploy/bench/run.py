@@ -123,7 +123,10 @@ def bench_runner(
                 mem.sample()
                 want = (bs, row_classes(runner))
                 if out.shape != want:
-                    raise ResNetDeployError(f"output shape {out.shape}, expected {want}")
+                    raise ResNetDeployError(
+                        f"output shape {out.shape}, expected {want}; the model and its manifest disagree, "
+                        "re-export the artifact"
+                    )
         row.memory = mem.result.to_dict() if mem.result else None
         with NoiseProbe() as noise:
             results, raw, skipped = sweep(runner, input_shape, sizes, cfg.plan, cfg.repeats)

@@ -71,9 +71,11 @@ def check_labels(labels: Any, n: int, name: str) -> np.ndarray:
         if lab.dtype.kind == "f" and np.all(np.isfinite(lab)) and np.all(lab == np.round(lab)):
             lab = lab.astype(np.int64)
         else:
-            raise DataError(f"{name}: labels must be integers (class indices), got {lab.dtype}")
+            raise DataError(f"{name}: labels must be integers (class indices), got {lab.dtype}; store them as whole numbers")
     if n and lab.min() < 0:
-        raise DataError(f"{name}: labels must be class indices >= 0, found {int(lab.min())}")
+        raise DataError(
+            f"{name}: labels must be class indices >= 0, found {int(lab.min())}; number the classes from 0"
+        )
     return lab.astype(np.int64)
 
 

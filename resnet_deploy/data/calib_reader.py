@@ -72,6 +72,8 @@ class CalibrationReader(CalibrationDataReader):
         """Restrict to batches [start_index, end_index) and rewind (ORT's strided min-max)."""
         n = self._num_batches()
         if not (0 <= start_index <= end_index):
-            raise DataError(f"invalid calibration range [{start_index}, {end_index})")
+            raise DataError(
+                f"invalid calibration range [{start_index}, {end_index}); give 0 <= start <= end (in batches)"
+            )
         self._range = (int(start_index), min(int(end_index), n))
         self.rewind()

@@ -254,7 +254,9 @@ def build_engine(
     shapes = profile_shapes(name, chw, config.min_batch, config.opt_batch, config.max_batch)[name]
     profile.set_shape(name, shapes["min"], shapes["opt"], shapes["max"])
     if bconfig.add_optimization_profile(profile) < 0:
-        raise ResNetDeployError(f"{label} rejected the profile {shapes} ({logger.last_error()})")
+        raise ResNetDeployError(
+            f"{label} rejected the profile {shapes} ({logger.last_error()}); choose another batch profile MIN,OPT,MAX"
+        )
     if config.workspace_mib is not None:
         bconfig.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(config.workspace_mib) << 20)
     if config.opt_level is not None:
@@ -270,7 +272,10 @@ def build_engine(
     plan = builder.build_serialized_network(network, bconfig)
     seconds = round(time.perf_counter() - t0, 3)
     if plan is None or plan.nbytes == 0:
-        raise WorkFailedError(f"{label} could not build an engine from {src.path}: {logger.last_error()}")
+        raise WorkFailedError(
+            f"{label} could not build an engine from {src.path}: {logger.last_error()}; "
+            "fix what that TensorRT error says (if the GPU ran out of memory, lower the largest batch)"
+        )
     saved_cache = save_timing_cache(bconfig, cache, Path(config.timing_cache), notes) if cache is not None else None
 
     rel = engine_rel_path(src.key, family)
@@ -315,7 +320,10 @@ def _check_network_input(network: Any, name: str, chw: list[int], config: Engine
         )
     dims = [int(d) for d in inputs[name].shape]
     if len(dims) != 4 or any(d not in (-1, c) for d, c in zip(dims[1:], chw, strict=False)):
-        raise ArtifactError(f"{src} input '{name}' has shape {dims} but the manifest says [N, {', '.join(map(str, chw))}]")
+        raise ArtifactError(
+            f"{src} input '{name}' has shape {dims} but the manifest says [N, {', '.join(map(str, chw))}]; "
+            "re-export the artifact"
+        )
     if dims[0] != -1 and not (config.min_batch == config.opt_batch == config.max_batch == dims[0]):
         raise ResNetDeployError(
             f"{src} has a fixed batch of {dims[0]}; use --batch {dims[0]},{dims[0]},{dims[0]} "

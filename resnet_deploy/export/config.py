@@ -79,7 +79,7 @@ class ExportConfig:
         if self.new_head and self.weights is None:
             raise ConfigError("--new-head needs --weights (the backbone to keep); pass a checkpoint")
         if self.new_head and self.num_classes is None and self.labels is None:
-            raise ConfigError("--new-head needs --num-classes (or --labels) to size the new classifier")
+            raise ConfigError("--new-head needs --num-classes (or --labels) to size the new classifier; pass e.g. --num-classes 10")
         check_int(self.parity_limit, "parity_limit", hint="pass e.g. 32")
         check_number(self.parity_rel_tol, "parity tolerance", minimum=0.0, hint="pass e.g. 1e-3")
         if self.preprocessing is not None and int(self.preprocessing.crop) != size:

@@ -92,7 +92,10 @@ def _parity_inputs(
     extra = np.asarray(src.arrays()[0], dtype=np.float32)
     name = src.name
     if extra.ndim != 4 or extra.shape[1:] != x.shape[1:] or len(extra) == 0:
-        raise DataError(f"parity data {name} gives shape {list(extra.shape)}, expected [N, {', '.join(map(str, x.shape[1:]))}]")
+        raise DataError(
+            f"parity data {name} gives shape {list(extra.shape)}, expected [N, {', '.join(map(str, x.shape[1:]))}]; "
+            "give --eval-data images, or an array of that shape"
+        )
     extra = extra[: config.parity_limit]
     return np.concatenate([x, extra]), f"{len(x)} random (seed 0) + {len(extra)} from {name}"
 

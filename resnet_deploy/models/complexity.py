@@ -30,9 +30,9 @@ def _size_hw(input_size: int | tuple[int, int] | list[int]) -> tuple[int, int]:
     elif isinstance(input_size, tuple | list) and len(input_size) == 2:
         h, w = (int(v) for v in input_size)
     else:
-        raise ModelError(f"input size must be an integer or (height, width), got {input_size!r}")
+        raise ModelError(f"input size must be an integer or (height, width), got {input_size!r}; pass e.g. 224")
     if h < 1 or w < 1:
-        raise ModelError(f"input size must be positive, got {input_size!r}")
+        raise ModelError(f"input size must be positive, got {input_size!r}; pass e.g. 224")
     return h, w
 
 
@@ -86,7 +86,9 @@ def count_macs(
             model(torch.zeros(1, chans, h, w, device=device, dtype=dtype))
     except RuntimeError as exc:
         first = str(exc).splitlines()[0][:160]
-        raise ModelError(f"the model cannot run at {h}x{w} with {chans} channels: {first}") from exc
+        raise ModelError(
+            f"the model cannot run at {h}x{w} with {chans} channels: {first}; pass the input size and in_chans the model was built for"
+        ) from exc
     finally:
         for handle in handles:
             handle.remove()

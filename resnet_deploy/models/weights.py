@@ -335,7 +335,10 @@ def apply_state_dict(
         model.load_state_dict(to_load, strict=False)
     except RuntimeError as exc:  # dtype trouble etc.: still one line
         first = str(exc).splitlines()[0]
-        raise CheckpointError(f"cannot load '{p.name}' into {_model_name(model)}: {first[:160]}") from exc
+        raise CheckpointError(
+            f"cannot load '{p.name}' into {_model_name(model)}: {first[:160]}; "
+            "pass a checkpoint saved from this architecture"
+        ) from exc
     return report
 
 

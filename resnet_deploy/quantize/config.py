@@ -76,7 +76,7 @@ class QuantizeConfig:
                 f"unknown INT8 target '{bad[0]}'; choose from {', '.join(TARGETS)} (comma-separated)"
             )
         if not self.targets and not self.fp16:
-            raise ConfigError("nothing to do: give at least one --targets entry or --fp16")
+            raise ConfigError("nothing to do: no INT8 targets and no --fp16; give at least one --targets entry or --fp16")
         check_int(self.calib_size, "calibration size (--calib-size)", allow_none=True,
                   hint="pass e.g. 512, or 'all' on the command line")
         check_int(self.batch_size, "batch size", hint="pass e.g. 32")

@@ -119,7 +119,9 @@ class OrtCudaRunner(OrtCpuRunner):
         try:
             check_active_provider(list(self.session.get_providers()), self.requested, self.entry.path)
             if gpu_info() is None:
-                raise BackendUnavailableError(no_gpu_message(self.requested))
+                raise BackendUnavailableError(
+                    f"{no_gpu_message(self.requested)}; run on a GPU host or use the onnxruntime (CPU) backend"
+                )
         except BackendUnavailableError:
             self.session = None
             raise

@@ -236,7 +236,8 @@ def _device(device: str | None) -> str | None:
 def _check_device(cand: Candidate, dev: str | None) -> None:
     if dev is not None and cand.runner_cls is not None and cand.runner_cls.device != dev:
         raise ResNetDeployError(
-            f"backend '{cand.backend}' runs on {cand.runner_cls.device}, not on the requested device {dev}"
+            f"backend '{cand.backend}' runs on {cand.runner_cls.device}, not on the requested device {dev}; "
+            "choose a backend for that device, or leave the device unset"
         )
 
 

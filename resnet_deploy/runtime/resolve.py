@@ -173,7 +173,7 @@ def make_runner(
 ) -> Runner:
     """A (not yet activated) runner for a runnable candidate."""
     if candidate.entry is None or not candidate.runnable:
-        raise BackendUnavailableError(f"{candidate.describe()} cannot be run")
+        raise BackendUnavailableError(f"{candidate.describe()} cannot be run; choose another backend from the artifact")
     return candidate.runner_cls(artifact_dir, manifest, candidate.entry, threads=threads, **options)
 
 

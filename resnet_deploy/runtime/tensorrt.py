@@ -100,7 +100,9 @@ class _Cuda:
     def __call__(self, result: Any, what: str) -> Any:
         err, *values = result if isinstance(result, tuple) else (result,)
         if err != self.rt.cudaError_t.cudaSuccess:
-            raise BackendUnavailableError(f"CUDA {what} failed ({getattr(err, 'name', err)})")
+            raise BackendUnavailableError(
+                f"CUDA {what} failed ({getattr(err, 'name', err)}); check the GPU's memory and driver with nvidia-smi"
+            )
         return values[0] if len(values) == 1 else tuple(values)
 
 
@@ -219,7 +221,10 @@ class TensorRTRunner(Runner):
             self._runtime_config = rc
             ctx = self.engine.create_execution_context(rc)
         if ctx is None:
-            raise BackendUnavailableError(f"TensorRT could not create an execution context for {self.entry.path}")
+            raise BackendUnavailableError(
+                f"TensorRT could not create an execution context for {self.entry.path}; "
+                "see the TensorRT log above (often too little free GPU memory: check nvidia-smi)"
+            )
         return ctx
 
     def _runtime_cache_path(self) -> Path | None:
@@ -250,7 +255,9 @@ class TensorRTRunner(Runner):
             host = np.frombuffer((ctypes.c_byte * nbytes).from_address(int(host_ptr)), dtype=np.uint8).view(dtype)
             self._bindings.append(_Binding(name, name == self.input_name, dtype, int(device), int(host_ptr), host))
             if not self.context.set_tensor_address(name, int(device)):
-                raise BackendUnavailableError(f"TensorRT refused the buffer for tensor '{name}'")
+                raise BackendUnavailableError(
+                    f"TensorRT refused the buffer for tensor '{name}'; see the TensorRT log above"
+                )
         outs = [b for b in self._bindings if not b.is_input]
         want = self.manifest.input.output_name
         self._out = next((b for b in outs if b.name == want), outs[0])
@@ -262,7 +269,10 @@ class TensorRTRunner(Runner):
         n, rt, inp = int(x.shape[0]), self.cuda.rt, self._bindings_in()
         if n != self._n:
             if not self.context.set_input_shape(self.input_name, tuple(int(s) for s in x.shape)):
-                raise InvalidInputError(f"TensorRT rejected input shape {list(x.shape)} for {self.entry.path}")
+                raise InvalidInputError(
+                    f"TensorRT rejected input shape {list(x.shape)} for {self.entry.path}; "
+                    f"send batches of {self.min_n}..{self.max_n} images of shape {list(self.chw)}"
+                )
             self._n = n
             self._drop_graph()  # captured for the old shape: re-capture at this one
         flat = np.ascontiguousarray(x, dtype=inp.dtype).reshape(-1)
@@ -291,7 +301,9 @@ class TensorRTRunner(Runner):
                 return
             self._warm = True
         if not self.context.execute_async_v3(int(self.stream)):
-            raise BackendUnavailableError(f"TensorRT execution of {self.entry.path} failed (see the TensorRT log)")
+            raise BackendUnavailableError(
+                f"TensorRT execution of {self.entry.path} failed; see the TensorRT log above and check the GPU with nvidia-smi"
+            )
 
     def _drop_graph(self) -> None:
         self._warm = False

@@ -69,7 +69,7 @@ class TorchTensorRTRunner(Runner):
     def precision(self) -> str:
         p = str(self.options.get("precision", "fp32"))
         if p not in PRECISIONS:
-            raise ResNetDeployError(f"torch-tensorrt precision must be fp32 or fp16, got '{p}'")
+            raise ResNetDeployError(f"torch-tensorrt precision must be fp32 or fp16, got '{p}'; pass precision='fp32' or 'fp16'")
         return p
 
     @property
@@ -80,7 +80,10 @@ class TorchTensorRTRunner(Runner):
     def profile(self) -> tuple[int, int, int]:
         lo, opt, hi = (int(v) for v in (self.options.get("batch") or DEFAULT_PROFILE))
         if not (1 <= lo <= opt <= hi):
-            raise ResNetDeployError(f"torch-tensorrt batch profile must satisfy 1 <= MIN <= OPT <= MAX, got {lo},{opt},{hi}")
+            raise ResNetDeployError(
+                f"torch-tensorrt batch profile must satisfy 1 <= MIN <= OPT <= MAX, got {lo},{opt},{hi}; "
+                "pass e.g. batch=(1, 8, 32)"
+            )
         return lo, opt, hi
 
     @property
@@ -91,7 +94,10 @@ class TorchTensorRTRunner(Runner):
         torch = require("torch", purpose="the torch-tensorrt backend")
         tt = try_import("torch_tensorrt")
         if tt is None:
-            raise BackendUnavailableError(f"torch_tensorrt cannot be imported ({why_missing('torch_tensorrt')})")
+            raise BackendUnavailableError(
+                f"torch_tensorrt cannot be imported ({why_missing('torch_tensorrt')}); "
+                "install the torch-tensorrt release built for this torch"
+            )
         if not torch.cuda.is_available():
             raise BackendUnavailableError("this PyTorch has no CUDA (CPU build or no GPU); install a CUDA build of torch")
         self._torch, self._tt = torch, tt
@@ -141,7 +147,7 @@ class TorchTensorRTRunner(Runner):
         except Exception as exc:  # compiler errors come in many types
             raise BackendUnavailableError(
                 f"torch_tensorrt could not compile {self.entry.path}: {type(exc).__name__}: "
-                f"{' '.join(str(exc).split())[:200]}"
+                f"{' '.join(str(exc).split())[:200]}; use the tensorrt backend (an engine from resnet-deploy build-engine) instead"
             ) from exc
 
     def _save(self, cache: Path) -> None:

@@ -231,11 +231,13 @@ def check_batch_shape(
     shape = tuple(int(s) for s in shape)
     if len(shape) != 4:
         raise InvalidInputError(
-            f"input must be a 4-D NCHW batch [N, {', '.join(map(str, chw))}], got shape {list(shape)}"
+            f"input must be a 4-D NCHW batch [N, {', '.join(map(str, chw))}], got shape {list(shape)}; "
+            "preprocess the images into one such batch"
         )
     if tuple(shape[1:]) != tuple(int(c) for c in chw):
         raise InvalidInputError(
-            f"input must be [N, {', '.join(map(str, chw))}] for this {what}, got {list(shape)}"
+            f"input must be [N, {', '.join(map(str, chw))}] for this {what}, got {list(shape)}; "
+            "resize the images to the size this model was exported for"
         )
     n = shape[0]
     if not (min_batch <= n <= max_batch):
