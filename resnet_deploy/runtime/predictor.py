@@ -211,7 +211,8 @@ def load(
     root = Path(artifact_dir)
     manifest = load_manifest(root)
     if max_batch and "batch" not in options:
-        options["batch"] = max_batch
+        # GPU runners build their shape profile from (MIN, OPT, MAX); CPU runners ignore it
+        options["batch"] = (1, max_batch, max_batch)
     if str(backend).strip() == "auto":
         cand, runner, why = _select_auto(root, manifest, dev, threads, options)
     else:

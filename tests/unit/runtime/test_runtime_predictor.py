@@ -197,3 +197,15 @@ def test_close_deactivates(artifact_dir: Path) -> None:
     assert p.runner.is_active
     p.close()
     assert not p.runner.is_active
+
+
+def test_max_batch_becomes_a_min_opt_max_profile_for_every_runner(artifact_dir: Path, test_batch: np.ndarray) -> None:
+    """GPU runners (TensorRT EP, Torch-TensorRT) unpack ``batch`` as (MIN, OPT, MAX): never a bare int."""
+    from resnet_deploy.runtime.torch_tensorrt import TorchTensorRTRunner
+
+    with load(artifact_dir, backend="onnxruntime:fp32", max_batch=4) as p:
+        assert p.runner.options["batch"] == (1, 4, 4)
+        assert p.infer(test_batch[:9]).shape[0] == 9  # chunked by max_batch
+        trt_like = TorchTensorRTRunner.__new__(TorchTensorRTRunner)
+        trt_like.options = p.runner.options
+        assert trt_like.profile == (1, 4, 4) and trt_like.max_batch == 4
