@@ -52,9 +52,10 @@ def _one_line(text: str) -> str:
 def _selection_line(out: Path) -> str:
     """The line that must name the choice, from the manifest and the bench report on disk."""
     s = load_manifest(out).selection
+    assert s is not None
     report = load_report(out / "bench" / "report.json")
-    row, ref = report.row(s["backend"]), report.row(report.reference)
-    return (f"selected for serving: {s['backend']} ({s['strategy']} within {s['max_drop']} pt), "
+    row, ref = report.row(s.backend), report.row(report.reference)
+    return (f"selected for serving: {s.backend} ({s.strategy} within {s.max_drop} pt), "
             f"{ref.p50_ms / row.p50_ms:.1f}x faster than {ref.spec} at batch 1")
 
 
