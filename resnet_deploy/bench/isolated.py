@@ -33,7 +33,8 @@ class EvalRef:
     def load(self) -> Any:
         from resnet_deploy.data.evalset import EvalSet
 
-        return EvalSet(x=np.load(self.path, mmap_mode="c")  # copy-on-write: writable, as torch.from_numpy wants, labels=None, name=self.name, mode=self.mode)
+        x = np.load(self.path, mmap_mode="c")  # copy-on-write: writable, as torch.from_numpy wants
+        return EvalSet(x=x, labels=None, name=self.name, mode=self.mode)
 
 
 def save_eval(evalset: Any, folder: Path) -> EvalRef:
