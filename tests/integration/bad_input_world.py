@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,7 +75,9 @@ def build_world(root: Path) -> dict[str, str]:
     notart = root / "notart"
     notart.mkdir()
     (notart / "keep.txt").write_text("someone else's data\n")
+    bad_manifests = write_bad_manifests(root, art)
     return {
+        **bad_manifests,
         "art": str(art), "good": str(good), "huge": str(root / "huge.png"),
         "truncated": str(root / "truncated.png"), "empty_img": str(root / "empty.jpg"),
         "text_img": str(root / "text.jpg"), "emptydir": str(root / "emptydir"),
@@ -84,6 +86,50 @@ def build_world(root: Path) -> dict[str, str]:
         "emptyfile": str(root / "emptyfile"), "notart": str(notart), "missing": str(root / "no" / "such"),
         "root": str(root),
     }
+
+
+def _copy_with_manifest(root: Path, art: Path, name: str, edit: Callable[[dict], None], resign: bool = True) -> str:
+    """A copy of ``art`` whose manifest.json was edited by hand (re-signed unless ``resign`` is False)."""
+    import json
+    import shutil
+
+    from resnet_deploy.artifact.manifest import DIGEST_FIELD, manifest_digest
+
+    out = root / name
+    shutil.copytree(art, out)
+    data = json.loads((out / "manifest.json").read_text())
+    edit(data)
+    if resign:
+        data.pop(DIGEST_FIELD, None)
+        data[DIGEST_FIELD] = manifest_digest(data)
+    (out / "manifest.json").write_text(json.dumps(data, indent=2))
+    return str(out)
+
+
+def write_bad_manifests(root: Path, art: Path) -> dict[str, str]:
+    """Artifacts whose manifest points outside, was edited, or carries bad fields (issue 13 items 1, 5)."""
+    outside = root / "outside"
+    outside.mkdir()
+    write_tiny_onnx(outside / "model.fp32.onnx")
+    files0 = (lambda d, **kv: d["files"][0].update(kv))  # noqa: E731 - table helper
+
+    made = {
+        "m_traversal": _copy_with_manifest(root, art, "m_traversal", lambda d: files0(d, path="../outside/model.fp32.onnx")),
+        "m_absolute": _copy_with_manifest(root, art, "m_absolute", lambda d: files0(d, path=str(outside / "model.fp32.onnx"))),
+        "m_passwd": _copy_with_manifest(root, art, "m_passwd", lambda d: files0(d, path="../../../../etc/passwd")),
+        "m_unsigned_edit": _copy_with_manifest(root, art, "m_unsigned_edit",
+                                               lambda d: d["model"].update(num_classes=5), resign=False),
+        "m_crop": _copy_with_manifest(root, art, "m_crop", lambda d: d["preprocessing"].update(crop=-5)),
+        "m_classes": _copy_with_manifest(root, art, "m_classes", lambda d: d["model"].update(num_classes="ten")),
+        "m_mean": _copy_with_manifest(root, art, "m_mean", lambda d: d["preprocessing"].update(mean=[0.5, 0.5])),
+        "m_std": _copy_with_manifest(root, art, "m_std", lambda d: d["preprocessing"].update(std=[0, 0, 0])),
+        "m_schema": _copy_with_manifest(root, art, "m_schema", lambda d: d.update(schema_version=2)),
+        "m_symlink": _copy_with_manifest(root, art, "m_symlink", lambda d: None),
+    }
+    link = Path(made["m_symlink"]) / "model.fp32.onnx"
+    link.unlink()
+    os.symlink(outside / "model.fp32.onnx", link)  # same bytes, but outside the artifact
+    return made
 
 
 @dataclass

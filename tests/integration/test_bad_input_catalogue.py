@@ -149,7 +149,19 @@ CASES: list[Case] = [
 
 # Cases of the manifest hardening (path containment, manifest digest, field checks) go here;
 # they use the same runner and the same assertions.
-MANIFEST_CASES: list[Case] = []
+MANIFEST_CASES: list[Case] = [
+    C("manifest-path-traversal", "predict {m_traversal} {good}", "files[0].path", "re-export"),
+    C("manifest-path-absolute", "predict {m_absolute} {good}", "files[0].path", "re-export"),
+    C("manifest-path-etc-passwd", "bench {m_passwd} --no-peer", "files[0].path", "re-export"),
+    C("manifest-symlink-out", "predict {m_symlink} {good}", "model.fp32.onnx", "re-export"),
+    C("manifest-edited-unsigned", "predict {m_unsigned_edit} {good}", "digest", "re-export"),
+    C("manifest-crop-negative", "predict {m_crop} {good}", "preprocessing.crop", "re-export"),
+    C("manifest-classes-text", "bench {m_classes} --no-peer", "model.num_classes", "re-export"),
+    C("manifest-mean-short", "predict {m_mean} {good}", "preprocessing.mean", "re-export"),
+    C("manifest-std-zero", "predict {m_std} {good}", "preprocessing.std", "re-export"),
+    C("manifest-schema-2", ("serve", "{m_schema}", "--http-port", "0", "--grpc-port", "0", "--metrics-port", "0"),
+      "schema", "re-export"),
+]
 
 ALL = CASES + MANIFEST_CASES
 
