@@ -23,8 +23,7 @@ the flow of NVIDIA/TensorRT samples/python (introductory_parser_samples,
 simple_progress_monitor) and Polygraphy's backend/trt/loader.py (``parse_from_file``
 so ONNX files with external weights resolve, memory-pool limits). The small
 TensorRT adapters (logger, progress monitor, parser errors, timing cache, batch
-profile, builder knobs) live
-in ``builder_parts.py``.
+profile, builder knobs) live in ``builder_parts.py``.
 
 TensorRT-RTX differences found by reading its docs and probing the module:
 builds need no GPU (CPU-only AOT); by default its engines run on compute
