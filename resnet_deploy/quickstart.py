@@ -12,11 +12,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from resnet_deploy._optional import try_import
 from resnet_deploy.checks import check_bool, check_choice, check_int, check_int_list, check_number
 from resnet_deploy.reporter import Reporter, as_reporter
+
+if TYPE_CHECKING:
+    from resnet_deploy.bench.config import BenchConfig
+    from resnet_deploy.pipeline import PipelineConfig
 
 # torch.compile's first compile costs about a minute on 2 cores and helps little at
 # this size; it stays available through `resnet-deploy bench --backends torch-compile`.
@@ -109,13 +113,9 @@ def run_quickstart(
 
     ``reporter`` hears every step of every stage in plain text (None says nothing).
     """
-    from resnet_deploy.bench.config import BenchConfig
     from resnet_deploy.bench.run import run_bench
     from resnet_deploy.demo_model import ensure_demo_model
-    from resnet_deploy.export.config import ExportConfig
-    from resnet_deploy.pipeline import PipelineConfig, run_pipeline
-    from resnet_deploy.quantize.config import QuantizeConfig
-    from resnet_deploy.runtime.registry import backend_names
+    from resnet_deploy.pipeline import run_pipeline
 
     t0 = time.perf_counter()
     steps: dict[str, float] = {}
@@ -130,15 +130,32 @@ def run_quickstart(
     rep.info(f"  {sample.arch} at {sample.input_size}px, held-out top-1 {100 * sample.accuracy:.1f}% ({how})")
 
     family = tensorrt_family() if cfg.engines else None
+    rep.info("2/3 export + INT8 (calibration on the built-in sample set; targets cpu, tensorrt)"
+             + (f" + {family} engine" if family else " (no TensorRT module installed: no engines)"))
+    t = time.perf_counter()
+    pipeline = run_pipeline(_pipeline_config(cfg, sample, family), sub)
+    steps["export_int8"] = time.perf_counter() - t
+
+    rep.info("3/3 benchmark: every CPU backend + the OpenVINO+NNCF INT8 peer, accuracy on held-out data")
+    t = time.perf_counter()
+    report = run_bench(pipeline.out_dir, _bench_config(cfg), sub)
+    steps["bench"] = time.perf_counter() - t
+    return QuickstartResult(sample=sample, pipeline=pipeline, bench=report,
+                            seconds=time.perf_counter() - t0, steps=steps)
+
+
+def _pipeline_config(cfg: QuickstartConfig, sample: Any, family: str | None) -> PipelineConfig:
+    """Export every format of the demo model, INT8 for cpu and tensorrt, and an engine when ``family``."""
+    from resnet_deploy.export.config import ExportConfig
+    from resnet_deploy.pipeline import PipelineConfig
+    from resnet_deploy.quantize.config import QuantizeConfig
+
     engines = []
     if family is not None:
         from resnet_deploy.engines.build import EngineConfig
 
         engines = [EngineConfig(precision="int8", family=family, min_batch=1, opt_batch=8, max_batch=32)]
-    rep.info("2/3 export + INT8 (calibration on the built-in sample set; targets cpu, tensorrt)"
-             + (f" + {family} engine" if family else " (no TensorRT module installed: no engines)"))
-    t = time.perf_counter()
-    pipeline = run_pipeline(PipelineConfig(
+    return PipelineConfig(
         export=ExportConfig(
             arch=sample.arch, weights=sample.checkpoint, num_classes=sample.num_classes,
             input_size=sample.input_size, formats=("onnx", "torchscript", "exported-program"),
@@ -150,17 +167,17 @@ def run_quickstart(
             max_drop=cfg.max_drop, eval_data="sample",
         ),
         engines=engines,
-    ), sub)
-    steps["export_int8"] = time.perf_counter() - t
+    )
 
-    rep.info("3/3 benchmark: every CPU backend + the OpenVINO+NNCF INT8 peer, accuracy on held-out data")
-    t = time.perf_counter()
+
+def _bench_config(cfg: QuickstartConfig) -> BenchConfig:
+    """Every registered backend but ``DEFAULT_SKIP``, all scenarios, the peer, min-latency selection."""
+    from resnet_deploy.bench.config import BenchConfig
+    from resnet_deploy.runtime.registry import backend_names
+
     backends = [b for b in backend_names() if b not in DEFAULT_SKIP]
-    report = run_bench(pipeline.out_dir, BenchConfig(
+    return BenchConfig(
         backends=backends, batch_sizes=list(cfg.batch_sizes), scenarios="all", time_budget=cfg.time_budget,
         threads=cfg.threads, eval_data="sample", calib_data="sample", peer=cfg.peer,
         select="min-latency", max_drop=cfg.max_drop, argv=cfg.argv,
-    ), sub)
-    steps["bench"] = time.perf_counter() - t
-    return QuickstartResult(sample=sample, pipeline=pipeline, bench=report,
-                            seconds=time.perf_counter() - t0, steps=steps)
+    )

@@ -9,11 +9,9 @@ written atomically (temp file, fsync, rename) with its digest.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,7 @@ from typing import Any
 from resnet_deploy.artifact.core import FileEntry
 from resnet_deploy.artifact.fields import FIX
 from resnet_deploy.artifact.manifest import DIGEST_FIELD, Manifest, manifest_digest
-from resnet_deploy.atomic import make_readable
+from resnet_deploy.atomic import make_readable, write_text_atomic
 from resnet_deploy.errors import ArtifactError
 from resnet_deploy.paths import dir_problem
 
@@ -97,23 +95,9 @@ def manifest_json(manifest: Manifest) -> dict[str, Any]:
 
 
 def save_manifest(manifest: Manifest, artifact_dir: str | os.PathLike[str]) -> Path:
-    """Write ``manifest.json`` atomically (temp file, fsync, rename)."""
-    d = Path(artifact_dir)
-    target = d / MANIFEST_NAME
-    text = json.dumps(manifest_json(manifest), indent=2) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=".manifest.", suffix=".tmp", dir=d)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        make_readable(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return target
+    """Write ``manifest.json`` atomically (temp file, fsync, rename; see ``atomic.write_text_atomic``)."""
+    target = Path(artifact_dir) / MANIFEST_NAME
+    return write_text_atomic(target, json.dumps(manifest_json(manifest), indent=2) + "\n")
 
 
 def _json_default(o: Any) -> Any:

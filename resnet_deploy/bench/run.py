@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from resnet_deploy.artifact import Manifest, load_manifest, now_iso, update_manifest
+from resnet_deploy.artifact import FileEntry, Manifest, load_manifest, now_iso, update_manifest
 from resnet_deploy.atomic import artifact_lock
 from resnet_deploy.bench import scenarios as sc
 from resnet_deploy.bench.config import BenchConfig
@@ -46,6 +46,7 @@ from resnet_deploy.bench.report import (
     peer_comparison,
 )
 from resnet_deploy.bench.select import record_selection, select_backend
+from resnet_deploy.bench.stats import LatencyStats
 from resnet_deploy.bench.timing import make_input, measure_harness_overhead, overhead_percent, sweep
 from resnet_deploy.data.evalset import EvalSet
 from resnet_deploy.errors import (
@@ -200,17 +201,11 @@ def run_bench(
 
     ``reporter`` hears progress in plain text (a ``Reporter`` or a ``fn(message)`` callback).
     """
-    from resnet_deploy.bench.files import write_report_files
-
     config.validate()  # again: fields may have been changed since construction
     cfg = config
     art = Path(artifact_dir)
     manifest = load_manifest(art)
-    want_peer, backends = cfg.peer, cfg.backends
-    if backends is not None:  # the peer may be named in --backends like any backend
-        asked_peer = [b for b in backends if b.split(":")[0] == PEER_BACKEND]
-        backends = [b for b in backends if b not in asked_peer]
-        want_peer = want_peer or bool(asked_peer)
+    want_peer, backends = _split_peer(cfg)
     threads = cfg.threads or usable_cores()
     ui = as_reporter(reporter)
     t_start = time.perf_counter()
@@ -236,20 +231,45 @@ def run_bench(
         _add_drift(report, art, manifest, ref_cand, evalset, outputs, cfg, threads, ui)
     if cfg.live_server:
         add_live_server(report, art, cfg, ui)
+    failure = _conclude(report, cfg, overhead)
+    report.seconds = round(time.perf_counter() - t_start, 2)
+    _write_reports(report, art, cfg, ui)
+    if failure is not None:
+        raise failure
+    return report
+
+
+def _split_peer(cfg: BenchConfig) -> tuple[bool, list[str] | None]:
+    """(want the peer, backends without it): the peer may be named in --backends like any backend."""
+    want_peer, backends = cfg.peer, cfg.backends
+    if backends is not None:
+        asked_peer = [b for b in backends if b.split(":")[0] == PEER_BACKEND]
+        backends = [b for b in backends if b not in asked_peer]
+        want_peer = want_peer or bool(asked_peer)
+    return want_peer, backends
+
+
+def _conclude(report: BenchReport, cfg: BenchConfig, overhead: LatencyStats) -> AccuracyBudgetError | None:
+    """INT8 hardware note, harness overhead, selection; returns its failure (raised after writing)."""
     hw = report.machine.get("int8_note")
     if hw and any(r.ok and r.precision == "int8" for r in report.rows):
         report.notes.append(hw)
     fastest = min((r.p50_ms for r in report.ok_rows if r.p50_ms), default=None)
     if fastest:
         report.harness.update(overhead_pct=overhead_percent(overhead, fastest), vs_p50_ms=fastest)
-    failure = None
     if cfg.select:
         try:
             report.selection = select_backend(report, cfg.select, cfg.max_drop)
         except AccuracyBudgetError as exc:
-            failure = exc
             report.notes.append(f"selection failed: {exc}")
-    report.seconds = round(time.perf_counter() - t_start, 2)
+            return exc
+    return None
+
+
+def _write_reports(report: BenchReport, art: Path, cfg: BenchConfig, ui: Reporter) -> None:
+    """Write the report files and, with ``record``, the manifest summary and selection, under the lock."""
+    from resnet_deploy.bench.files import write_report_files
+
     out_dir = Path(cfg.out_dir) if cfg.out_dir is not None else art / "bench"
     with artifact_lock(art, "bench", on_wait=ui.info), ui.status(f"writing reports to {out_dir}"):
         write_report_files(report, out_dir, art, plots=cfg.plots)
@@ -258,9 +278,6 @@ def run_bench(
             update_manifest(art, lambda m: setattr(m, "bench", summary))
             if report.selection:
                 record_selection(art, report.selection)
-    if failure is not None:
-        raise failure
-    return report
 
 
 def _time_rows(
@@ -324,9 +341,9 @@ def _prepare_peer(
     art: Path, manifest: Manifest, cfg: BenchConfig, threads: int, report: BenchReport, ui: Reporter,
 ) -> tuple[PeerModel | None, BackendRow]:
     """Quantise the NNCF peer once; its row is skipped/failed with the reason when that is impossible."""
+    fp32 = manifest.file("onnx", "fp32") or FileEntry(path="model.fp32.onnx", format="onnx")
     peer_row = BackendRow(spec=f"{PEER_BACKEND}:int8", backend=PEER_BACKEND, status="ok", key="int8",
-                          precision="int8", threads=threads, peer=True,
-                          file=(manifest.file("onnx", "fp32") or _nofile()).path)
+                          precision="int8", threads=threads, peer=True, file=fp32.path)
     reason = probe_peer()
     if reason:
         peer_row.status, peer_row.reason = "skipped", reason
@@ -349,12 +366,6 @@ def _prepare_peer(
                             f"({info['calib_data']}); pass --calib-data to match")
     report.config["peer_info"] = info
     return peer_model, peer_row
-
-
-def _nofile() -> Any:
-    from resnet_deploy.artifact import FileEntry
-
-    return FileEntry(path="model.fp32.onnx", format="onnx")
 
 
 def _add_drift(

@@ -8,7 +8,7 @@ leaves no FP32-only artifact behind; their summaries follow the export table
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -16,6 +16,11 @@ from resnet_deploy.checks import parse_int
 from resnet_deploy.cli._common import Output, check_out, output_options
 from resnet_deploy.cli.engine_cmd import make_engine_config, render_engine_summary
 from resnet_deploy.cli.quantize_cmd import config_from_options, int8_options
+
+if TYPE_CHECKING:
+    from resnet_deploy.engines.build import EngineConfig
+    from resnet_deploy.pipeline import PipelineResult
+    from resnet_deploy.quantize.config import QuantizeConfig
 
 DEFAULT_FORMATS = "onnx,torchscript,exported-program"
 
@@ -124,16 +129,7 @@ def export(
 
     fp16 = bool(int8_kwargs.get("fp16"))
     calib_data, eval_data = int8_kwargs.get("calib_data"), int8_kwargs.get("eval_data")
-    quant = None
-    if int8 or fp16:
-        if not int8:
-            int8_kwargs["targets"] = ""
-        quant = config_from_options(int8_kwargs)
-    engines = []
-    if tensorrt:
-        precisions = ["int8" if int8 else "fp32"] + (["fp16"] if fp16 else [])
-        engines = [make_engine_config(p, engine_batch, None, None, None, engine_family, False, False)
-                   for p in precisions]
+    quant, engines = _stage_configs(int8, fp16, tensorrt, engine_batch, engine_family, int8_kwargs)
     config = ExportConfig(
         arch=arch,
         weights=weights,
@@ -149,6 +145,28 @@ def export(
         parity_data=eval_data or (calib_data if (int8 or fp16 or calib_data != "sample") else None),
     )
     result = run_pipeline(PipelineConfig(export=config, quantize=quant, engines=engines), reporter=out)
+    _render_pipeline(out, result)
+
+
+def _stage_configs(
+    int8: bool, fp16: bool, tensorrt: bool, engine_batch: str, engine_family: str, int8_kwargs: dict[str, Any],
+) -> tuple[QuantizeConfig | None, list[EngineConfig]]:
+    """(quantize config or None, engine configs) for the stages that follow the export."""
+    quant = None
+    if int8 or fp16:
+        if not int8:
+            int8_kwargs["targets"] = ""
+        quant = config_from_options(int8_kwargs)
+    engines: list[EngineConfig] = []
+    if tensorrt:
+        precisions = ["int8" if int8 else "fp32"] + (["fp16"] if fp16 else [])
+        engines = [make_engine_config(p, engine_batch, None, None, None, engine_family, False, False)
+                   for p in precisions]
+    return quant, engines
+
+
+def _render_pipeline(out: Output, result: PipelineResult) -> None:
+    """The export table, then the quantize and engine summaries (merged into the JSON with --json)."""
     extra: dict[str, Any] = {}
     if result.quantize is not None:
         extra["quantize"] = result.quantize.to_dict()

@@ -22,8 +22,8 @@ MemoryPoolType.WORKSPACE, bytes)``, ``builder_optimization_level``,
 the flow of NVIDIA/TensorRT samples/python (introductory_parser_samples,
 simple_progress_monitor) and Polygraphy's backend/trt/loader.py (``parse_from_file``
 so ONNX files with external weights resolve, memory-pool limits). The small
-TensorRT adapters (logger, progress monitor, parser errors, timing cache) live
-in ``builder_parts.py``.
+TensorRT adapters (logger, progress monitor, parser errors, timing cache, batch
+profile, builder knobs) live in ``builder_parts.py``.
 
 TensorRT-RTX differences found by reading its docs and probing the module:
 builds need no GPU (CPU-only AOT); by default its engines run on compute
@@ -60,6 +60,7 @@ from resnet_deploy.artifact import (
 from resnet_deploy.atomic import locked_writer
 from resnet_deploy.checks import check_bool, check_choice, check_int
 from resnet_deploy.engines.builder_parts import (
+    add_profile,
     create_builder,
     format_parser_errors,
     load_timing_cache,
@@ -67,6 +68,7 @@ from resnet_deploy.engines.builder_parts import (
     make_monitor,
     parser_version,
     save_timing_cache,
+    set_builder_knobs,
     strongly_typed_flags,
 )
 from resnet_deploy.engines.metadata import (
@@ -223,6 +225,42 @@ def build_engine(
     label = f"{FAMILIES[family].label} {trt.__version__}"
     notes: list[str] = []
     gpu = gpu_info()
+    _check_family_options(family, config, gpu)
+    say = as_reporter(reporter).info
+    chw = [int(v) for v in manifest.input.shape[1:]]
+    name = manifest.input.name
+    say(f"parsing {src.path} with {label}")
+
+    logger = make_logger(trt)
+    builder = create_builder(trt, logger, label)
+    network, _parser = _parse_network(trt, builder, logger, art, src, config, label)
+    _check_network_input(network, name, chw, config, src.path)
+    bconfig = builder.create_builder_config()
+    shapes = profile_shapes(name, chw, config.min_batch, config.opt_batch, config.max_batch)[name]
+    add_profile(builder, bconfig, logger, name, shapes, label)
+    set_builder_knobs(trt, bconfig, config.workspace_mib, config.opt_level)
+    hw_level = _apply_compat_flags(trt, bconfig, family, config, notes)
+    cache = _timing_cache(bconfig, family, config, notes)
+    monitor = make_monitor(trt, say) if reporter is not None else None
+    if monitor is not None:
+        bconfig.progress_monitor = monitor
+
+    say(f"building the {config.precision} engine (batch {config.min_batch}..{config.max_batch})")
+    plan, seconds = _build_plan(builder, network, bconfig, logger, label, src.path)
+    saved_cache = save_timing_cache(bconfig, cache, Path(config.timing_cache), notes) if cache is not None else None
+
+    rel = engine_rel_path(src.key, family)
+    entry = _install_plan(art, plan, rel, src, family)
+    meta = _engine_meta(
+        rel, family, trt, config, src, {name: shapes}, seconds, gpu if family == "tensorrt" else None, hw_level,
+    )
+    update_manifest(art, lambda m: record_engine(m, entry, meta))
+    say(f"wrote {rel} ({entry.size / 1e6:.1f} MB) in {seconds:.1f} s")
+    return EngineResult(path=art / rel, entry=entry, meta=meta.to_dict(), notes=notes, timing_cache=saved_cache)
+
+
+def _check_family_options(family: str, config: EngineConfig, gpu: Any) -> None:
+    """Refuse what the chosen family cannot do here, before any parsing."""
     if family == "tensorrt" and gpu is None:
         raise ResNetDeployError(
             f"--family tensorrt needs an NVIDIA GPU to build ({no_gpu_reason()}); "
@@ -233,13 +271,13 @@ def build_engine(
             "--version-compat is not available with TensorRT-RTX (it ships no lean runtime); "
             "drop it or build with --family tensorrt"
         )
-    say = as_reporter(reporter).info
-    chw = [int(v) for v in manifest.input.shape[1:]]
-    name = manifest.input.name
-    say(f"parsing {src.path} with {label}")
 
-    logger = make_logger(trt)
-    builder = create_builder(trt, logger, label)
+
+def _parse_network(
+    trt: ModuleType, builder: Any, logger: Any, art: Path, src: FileEntry, config: EngineConfig, label: str,
+) -> tuple[Any, Any]:
+    """(network, parser) for the source ONNX; the caller keeps the parser alive until the build
+    is done (it owns the weights the network points at)."""
     network = builder.create_network(strongly_typed_flags(trt))
     parser = trt.OnnxParser(network, logger)
     if not parser.parse_from_file(str(art / src.path)):
@@ -247,48 +285,41 @@ def build_engine(
             f"{label} cannot parse {src.path}: {format_parser_errors(parser)}; re-create it with "
             f"{_SOURCES[config.precision][1].removeprefix('run ').removesuffix(' first')}"
         )
-    _check_network_input(network, name, chw, config, src.path)
+    return network, parser
 
-    bconfig = builder.create_builder_config()
-    profile = builder.create_optimization_profile()
-    shapes = profile_shapes(name, chw, config.min_batch, config.opt_batch, config.max_batch)[name]
-    profile.set_shape(name, shapes["min"], shapes["opt"], shapes["max"])
-    if bconfig.add_optimization_profile(profile) < 0:
-        raise ResNetDeployError(
-            f"{label} rejected the profile {shapes} ({logger.last_error()}); choose another batch profile MIN,OPT,MAX"
-        )
-    if config.workspace_mib is not None:
-        bconfig.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(config.workspace_mib) << 20)
-    if config.opt_level is not None:
-        bconfig.builder_optimization_level = int(config.opt_level)
-    hw_level = _apply_compat_flags(trt, bconfig, family, config, notes)
-    cache = _timing_cache(bconfig, family, config, notes)
-    monitor = make_monitor(trt, say) if reporter is not None else None
-    if monitor is not None:
-        bconfig.progress_monitor = monitor
 
-    say(f"building the {config.precision} engine (batch {config.min_batch}..{config.max_batch})")
+def _build_plan(builder: Any, network: Any, bconfig: Any, logger: Any, label: str, src: str) -> tuple[Any, float]:
+    """(serialized plan, build seconds), or a one-line WorkFailedError with the builder's last error."""
     t0 = time.perf_counter()
     plan = builder.build_serialized_network(network, bconfig)
     seconds = round(time.perf_counter() - t0, 3)
     if plan is None or plan.nbytes == 0:
         raise WorkFailedError(
-            f"{label} could not build an engine from {src.path}: {logger.last_error()}; "
+            f"{label} could not build an engine from {src}: {logger.last_error()}; "
             "fix what that TensorRT error says (if the GPU ran out of memory, lower the largest batch)"
         )
-    saved_cache = save_timing_cache(bconfig, cache, Path(config.timing_cache), notes) if cache is not None else None
+    return plan, seconds
 
-    rel = engine_rel_path(src.key, family)
+
+def _install_plan(art: Path, plan: Any, rel: str, src: FileEntry, family: str) -> FileEntry:
+    """Write the plan to a temp file in the artifact, fsync it and move it to ``rel``."""
     with temp_path(art, suffix=".plan") as tmp:
         with open(tmp, "wb") as fh:
             fh.write(plan)
             fh.flush()
             os.fsync(fh.fileno())
-        entry = install_file(
+        return install_file(
             art, tmp, rel, ENGINE_FORMAT, precision=src.precision, target=src.target,
             family=family, source=src.path,
         )
-    meta = EngineMeta(
+
+
+def _engine_meta(
+    rel: str, family: str, trt: ModuleType, config: EngineConfig, src: FileEntry,
+    profile: dict[str, dict[str, list[int]]], seconds: float, build_gpu: Any, hw_level: str,
+) -> EngineMeta:
+    """The manifest's engine record; ``build_gpu`` is the GPU a TensorRT build is tied to (None for RTX)."""
+    return EngineMeta(
         path=rel,
         family=family,
         library_version=str(trt.__version__),
@@ -296,10 +327,10 @@ def build_engine(
         key=src.key,
         source=src.path,
         source_onnx_sha256=src.sha256,
-        profile={name: shapes},
+        profile=profile,
         build_seconds=seconds,
-        gpu_name=gpu.name if (family == "tensorrt" and gpu) else NO_GPU_NAME,
-        compute_capability=gpu.compute_capability if (family == "tensorrt" and gpu) else None,
+        gpu_name=build_gpu.name if build_gpu else NO_GPU_NAME,
+        compute_capability=build_gpu.compute_capability if build_gpu else None,
         hardware_compatibility=hw_level,
         target_compute_capabilities=list(RTX_DEFAULT_CCS) if family == "tensorrt-rtx" else [],
         version_compatible=bool(config.version_compatible),
@@ -307,9 +338,6 @@ def build_engine(
         workspace_mib=config.workspace_mib,
         parser_version=parser_version(trt),
     )
-    update_manifest(art, lambda m: record_engine(m, entry, meta))
-    say(f"wrote {rel} ({entry.size / 1e6:.1f} MB) in {seconds:.1f} s")
-    return EngineResult(path=art / rel, entry=entry, meta=meta.to_dict(), notes=notes, timing_cache=saved_cache)
 
 
 def _check_network_input(network: Any, name: str, chw: list[int], config: EngineConfig, src: str) -> None:

@@ -2,8 +2,11 @@
 
 A logger that keeps errors for one-line messages, a progress monitor, the
 strongly typed creation flag, readable parser errors, and the timing cache
-(load if present, save atomically through ``atomic.write_bytes_atomic``)
-and a builder creation that fails in one line. APIs: ``ILogger.log``,
+(load if present, save atomically through ``atomic.write_bytes_atomic``),
+a builder creation that fails in one line, the batch profile and the
+workspace/optimisation-level knobs (``create_optimization_profile``,
+``IOptimizationProfile.set_shape``, ``add_optimization_profile``,
+``set_memory_pool_limit``, ``builder_optimization_level``). APIs: ``ILogger.log``,
 ``IProgressMonitor.phase_start/step_complete/phase_finish`` (NVIDIA/TensorRT
 samples/python/simple_progress_monitor), ``NetworkDefinitionCreationFlag.
 STRONGLY_TYPED``, ``OnnxParser.num_errors/get_error`` with ``ParserError.code/
@@ -20,7 +23,7 @@ from types import ModuleType
 from typing import Any
 
 from resnet_deploy.atomic import write_bytes_atomic
-from resnet_deploy.errors import BackendUnavailableError
+from resnet_deploy.errors import BackendUnavailableError, ResNetDeployError
 from resnet_deploy.runtime.trt_compat import null_object_message
 
 
@@ -86,6 +89,24 @@ def save_timing_cache(bconfig: Any, cache: Any, path: Path, notes: list[str]) ->
     except OSError as exc:
         notes.append(f"could not save timing cache {path} ({exc.strerror})")
         return None
+
+
+def add_profile(builder: Any, bconfig: Any, logger: Any, name: str, shapes: dict[str, list[int]], label: str) -> None:
+    """Add one optimisation profile (MIN/OPT/MAX shapes of input ``name``) or fail in one line."""
+    profile = builder.create_optimization_profile()
+    profile.set_shape(name, shapes["min"], shapes["opt"], shapes["max"])
+    if bconfig.add_optimization_profile(profile) < 0:
+        raise ResNetDeployError(
+            f"{label} rejected the profile {shapes} ({logger.last_error()}); choose another batch profile MIN,OPT,MAX"
+        )
+
+
+def set_builder_knobs(trt: ModuleType, bconfig: Any, workspace_mib: int | None, opt_level: int | None) -> None:
+    """Workspace limit (MiB) and builder optimisation level, when given (else TensorRT's defaults)."""
+    if workspace_mib is not None:
+        bconfig.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_mib) << 20)
+    if opt_level is not None:
+        bconfig.builder_optimization_level = int(opt_level)
 
 
 def create_builder(trt: ModuleType, logger: Any, label: str) -> Any:

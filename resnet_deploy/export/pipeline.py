@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import numpy as np
 
 from resnet_deploy.artifact import (
     MANIFEST_NAME,
+    FileEntry,
     InputSpec,
     Manifest,
     ModelInfo,
@@ -141,6 +143,18 @@ def _export_format(fmt: str, model: Any, path: Path, size: int, opset: int | Non
     return export_program(model, path, size)
 
 
+@dataclass
+class _Built:
+    """The eval-mode model, folded for export, with its facts and the reference logits."""
+
+    folded: Any
+    ref: np.ndarray
+    num_classes: int
+    params: int
+    gmacs: float
+    load_report: dict[str, Any] | None
+
+
 def export_artifact(
     config: ExportConfig, reporter: Reporter | Callable[[str], None] | None = None
 ) -> ExportResult:
@@ -157,72 +171,108 @@ def export_artifact(
     plan = config.resolve()
     rep, timings = as_reporter(reporter), {}
     on_warning = rep.warn if reporter is not None else None
-    size, arch = plan.size, plan.arch
-
-    import torch
-
-    from resnet_deploy.export.parity import check_parity
-    from resnet_deploy.models import create_model
-    from resnet_deploy.models.complexity import count_macs, count_params
-    from resnet_deploy.models.fold import fold_batchnorm
-
+    size = plan.size
+    _import_torch_side()
     pre = config.preprocessing or Preprocessing.for_input_size(size)
     if config.parity_data is None:
         x, parity_desc = _parity_inputs(config, size, pre)
     else:
         with _step(rep, "Loading parity data", timings, "data"):
             x, parity_desc = _parity_inputs(config, size, pre, on_warning)
-    load_report = None
-    with _step(rep, f"Building {arch} at {size}x{size}", timings, "build"):
-        num_classes = _num_classes(plan, _head_classes(plan.weights, config.new_head))
-        model = create_model(arch, num_classes=num_classes, variant=config.variant)
-        if plan.weights is not None:
-            from resnet_deploy.models.weights import load_weights
+    with _step(rep, f"Building {plan.arch} at {size}x{size}", timings, "build"):
+        built = _build_model(plan, config, x)
 
-            load_report = load_weights(model, plan.weights, new_head=config.new_head).to_dict()
-        model.eval()
-        with torch.device("meta"):
-            meta = create_model(arch, num_classes=num_classes, variant=config.variant)
-        gmacs = count_macs(meta, size) / 1e9
-        params = count_params(model)
-        with torch.no_grad():
-            ref = model(torch.from_numpy(x)).numpy()
-        folded = fold_batchnorm(model)
-
-    files, parity = [], {}
     with staging_dir(plan.out, config.force, marker=MANIFEST_NAME) as tmp:
-        facts: dict[str, dict[str, Any]] = {}
-        for fmt in plan.formats:
-            with _step(rep, f"Exporting {fmt}", timings, f"export:{fmt}"):
-                facts[fmt] = _export_one(fmt, folded, tmp / EXPORT_FORMATS[fmt], size, plan.opset)
-        for fmt in plan.formats:
-            key = f"{fmt}:fp32"
-            with _step(rep, f"Parity {key} ({parity_desc})", timings, f"parity:{fmt}"):
-                parity[key] = check_parity(
-                    key, fmt, tmp / EXPORT_FORMATS[fmt], x, ref, rel_range_tol=config.parity_rel_tol
-                )
-        for fmt in plan.formats:
-            extra = {k: v for k, v in facts[fmt].items() if k != "seconds"}
-            files.append(make_entry(tmp, EXPORT_FORMATS[fmt], fmt, "fp32", **extra))
+        files, parity = _write_formats(plan, config, built, tmp, x, parity_desc, rep, timings)
         labels = None if plan.labels is None else list(plan.labels)
         if labels is not None:
             (tmp / LABELS_FILE).write_text("\n".join(labels) + "\n", encoding="utf-8")
             files.append(make_entry(tmp, LABELS_FILE, "labels", "fp32"))
-        manifest = Manifest(
-            model=ModelInfo(
-                arch=arch, num_classes=num_classes, variant=config.variant, params=params,
-                gmacs=round(gmacs, 4),
-                checkpoint_sha256=load_report["sha256"] if load_report else None,
-                labels=labels,
-            ),
-            input=InputSpec(shape=[-1, 3, size, size]),
-            preprocessing=pre,
-            files=files,
-            parity={k: ParityRecord.from_dict(v, f"parity.{k}") for k, v in parity.items()},
-            toolchain=toolchain_versions(),
-        )
+        manifest = _manifest(plan, config, built, pre, files, parity, labels)
         save_manifest(manifest, tmp)
     return ExportResult(
         out_dir=plan.out, manifest=manifest, files=files, parity=parity, timings=timings,
-        seconds=time.perf_counter() - t_start, load_report=load_report,
+        seconds=time.perf_counter() - t_start, load_report=built.load_report,
+    )
+
+
+def _import_torch_side() -> None:
+    """Import torch and the model code before the first step, so a missing torch fails before any
+    data is read and the step timings hold only the work."""
+    import torch  # noqa: F401
+
+    import resnet_deploy.export.parity  # noqa: F401
+    import resnet_deploy.models  # noqa: F401
+    import resnet_deploy.models.complexity  # noqa: F401
+    import resnet_deploy.models.fold  # noqa: F401
+
+
+def _build_model(plan: ExportPlan, config: ExportConfig, x: np.ndarray) -> _Built:
+    """Create the model, load its weights, count it, run the reference batch, fold BatchNorm."""
+    import torch
+
+    from resnet_deploy.models import create_model
+    from resnet_deploy.models.complexity import count_macs, count_params
+    from resnet_deploy.models.fold import fold_batchnorm
+
+    arch, load_report = plan.arch, None
+    num_classes = _num_classes(plan, _head_classes(plan.weights, config.new_head))
+    model = create_model(arch, num_classes=num_classes, variant=config.variant)
+    if plan.weights is not None:
+        from resnet_deploy.models.weights import load_weights
+
+        load_report = load_weights(model, plan.weights, new_head=config.new_head).to_dict()
+    model.eval()
+    with torch.device("meta"):
+        meta = create_model(arch, num_classes=num_classes, variant=config.variant)
+    gmacs = count_macs(meta, plan.size) / 1e9
+    params = count_params(model)
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x)).numpy()
+    folded = fold_batchnorm(model)
+    return _Built(folded, ref, num_classes, params, gmacs, load_report)
+
+
+def _write_formats(
+    plan: ExportPlan, config: ExportConfig, built: _Built, tmp: Path, x: np.ndarray, parity_desc: str,
+    rep: Reporter, timings: dict[str, float],
+) -> tuple[list[FileEntry], dict[str, Any]]:
+    """Export every format into ``tmp``, gate each on parity, and return (entries, parity records)."""
+    from resnet_deploy.export.parity import check_parity
+
+    facts: dict[str, dict[str, Any]] = {}
+    parity: dict[str, Any] = {}
+    for fmt in plan.formats:
+        with _step(rep, f"Exporting {fmt}", timings, f"export:{fmt}"):
+            facts[fmt] = _export_one(fmt, built.folded, tmp / EXPORT_FORMATS[fmt], plan.size, plan.opset)
+    for fmt in plan.formats:
+        key = f"{fmt}:fp32"
+        with _step(rep, f"Parity {key} ({parity_desc})", timings, f"parity:{fmt}"):
+            parity[key] = check_parity(
+                key, fmt, tmp / EXPORT_FORMATS[fmt], x, built.ref, rel_range_tol=config.parity_rel_tol
+            )
+    files = []
+    for fmt in plan.formats:
+        extra = {k: v for k, v in facts[fmt].items() if k != "seconds"}
+        files.append(make_entry(tmp, EXPORT_FORMATS[fmt], fmt, "fp32", **extra))
+    return files, parity
+
+
+def _manifest(
+    plan: ExportPlan, config: ExportConfig, built: _Built, pre: Preprocessing, files: list[FileEntry],
+    parity: dict[str, Any], labels: list[str] | None,
+) -> Manifest:
+    """The artifact's manifest for the files written and their parity records."""
+    return Manifest(
+        model=ModelInfo(
+            arch=plan.arch, num_classes=built.num_classes, variant=config.variant, params=built.params,
+            gmacs=round(built.gmacs, 4),
+            checkpoint_sha256=built.load_report["sha256"] if built.load_report else None,
+            labels=labels,
+        ),
+        input=InputSpec(shape=[-1, 3, plan.size, plan.size]),
+        preprocessing=pre,
+        files=files,
+        parity={k: ParityRecord.from_dict(v, f"parity.{k}") for k, v in parity.items()},
+        toolchain=toolchain_versions(),
     )

@@ -193,31 +193,11 @@ def calibrate(
     after each batch (progress).
     """
     from onnxruntime import __version__ as ort_version
-    from onnxruntime.quantization import create_calibrator
 
-    options = dict(_METHOD_OPTIONS[method])
-    if method == "percentile":
-        options["percentile"] = float(percentile if percentile is not None else 99.99)
     start = time.perf_counter()
-    count = 0
     with quiet_ort():
-        calibrator = create_calibrator(
-            Path(model_path),
-            None,  # every float tensor: covers all targets and any later exclusion
-            augmented_model_path=str(Path(work_dir) / "calibration-augmented.onnx"),
-            calibrate_method=ort_method(method),
-            extra_options=options,
-        )
-        if method == "entropy":
-            from resnet_deploy.quantize.entropy import install
-
-            install(calibrator)
-        for feed in _feeds(reader):
-            n = int(next(iter(feed.values())).shape[0])
-            calibrator.collect_data(_OneBatch(feed))
-            count += n
-            if on_batch is not None:
-                on_batch(n)
+        calibrator = _make_calibrator(model_path, method, percentile, work_dir)
+        count = _collect(calibrator, reader, on_batch)
         if count == 0:
             raise DataError(f"{dataset} gave no calibration images; point --calib-data at images")
         tensors = calibrator.compute_data()
@@ -236,3 +216,36 @@ def calibrate(
         seconds=time.perf_counter() - start,
         onnxruntime=ort_version,
     )
+
+
+def _make_calibrator(model_path: str | Path, method: str, percentile: float | None, work_dir: str | Path) -> Any:
+    """ORT's calibrator for ``method`` over every float tensor (entropy: our vectorised search installed)."""
+    from onnxruntime.quantization import create_calibrator
+
+    options = dict(_METHOD_OPTIONS[method])
+    if method == "percentile":
+        options["percentile"] = float(percentile if percentile is not None else 99.99)
+    calibrator = create_calibrator(
+        Path(model_path),
+        None,  # every float tensor: covers all targets and any later exclusion
+        augmented_model_path=str(Path(work_dir) / "calibration-augmented.onnx"),
+        calibrate_method=ort_method(method),
+        extra_options=options,
+    )
+    if method == "entropy":
+        from resnet_deploy.quantize.entropy import install
+
+        install(calibrator)
+    return calibrator
+
+
+def _collect(calibrator: Any, reader: Any, on_batch: Callable[[int], None] | None) -> int:
+    """Feed the calibrator one batch per ``collect_data`` call (bounded memory); returns the image count."""
+    count = 0
+    for feed in _feeds(reader):
+        n = int(next(iter(feed.values())).shape[0])
+        calibrator.collect_data(_OneBatch(feed))
+        count += n
+        if on_batch is not None:
+            on_batch(n)
+    return count

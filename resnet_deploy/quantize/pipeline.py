@@ -71,42 +71,16 @@ def quantize_artifact(
     with tempfile.TemporaryDirectory(prefix=".tmp-quantize-", dir=art) as tmp:
         work = Path(tmp)
         result = QuantizeResult(art, {}, False)
+        outcomes: dict[str, Any] = {}
+        sections: dict[str, dict[str, Any]] = {}
         if config.targets:
             with rep.status("Preparing the FP32 graph for quantization (shape inference, BN folding)"):
                 prepared = qdq.prepare_model(art / fp32.path, work / "prepared.onnx")
             ranges, reused = _calibration(art, manifest, fp32, prepared, calib_source, config, rep, work)
             result = QuantizeResult(art, ranges.manifest_section(), reused)
-        with rep.status(f"Running FP32 on {len(eval_source)} eval images ({eval_source.name})"):
-            x, labels = eval_source.arrays()
-            if not eval_source.labels_fit(labels, manifest.model.num_classes):
-                labels = None  # labels of another label space: guard on agreement with FP32 instead
-            eval_set = EvalSet(x, labels, eval_source.name)
-            ref = run_logits(art / fp32.path, x, config.batch_size)
-        outcomes, sections = {}, {}
-        for target in config.targets:
-            with rep.status(f"Emitting INT8 {target} ({spec(target).description})"):
-                out = emit_within_budget(
-                    prepared=prepared,
-                    ranges=ranges,
-                    target=target,
-                    out_path=work / spec(target).file_name,
-                    cache_path=work / "ort-calibration-cache.json",
-                    work_dir=work,
-                    eval_set=eval_set,
-                    ref_logits=ref,
-                    report_x=x[: config.report_size],
-                    max_drop=config.max_drop,
-                    max_rounds=config.max_rounds,
-                    batch_size=config.batch_size,
-                    input_name=manifest.input.name,
-                    on_round=rep.info,
-                )
-            fusion = qdq.conv_fusion(out.path, work / f"ort-optimized-{target}.onnx") if target == "cpu" else None
-            if fusion and fusion["float"] and not out.excluded:
-                rep.note(f"only {fusion['int8']} of {fusion['convs']} convs run as int8 kernels in ORT")
-            outcomes[target] = (out, fusion)
-            sections[target] = target_section(out, result.calibration, config.max_drop)
-            result.worst_layers[target] = sections[target]["worst"]
+        x, eval_set, ref = _fp32_reference(art / fp32.path, eval_source, manifest, config, rep)
+        if config.targets:
+            outcomes, sections = _emit_targets(prepared, ranges, work, eval_set, ref, x, manifest, config, rep, result)
         fp16 = None
         if config.fp16:
             with rep.status("Converting to FP16 (FP32 inputs/outputs) and checking parity"):
@@ -119,6 +93,54 @@ def quantize_artifact(
                           f"re-emit it from the new ranges with --targets {t}")
     result.notes = rep.notes
     return result
+
+
+def _fp32_reference(
+    fp32_path: Path, eval_source: Any, manifest: Manifest, config: QuantizeConfig, rep: Reporter
+) -> tuple[Any, EvalSet, Any]:
+    """(eval images, the eval set the guard scores, FP32 logits on them)."""
+    with rep.status(f"Running FP32 on {len(eval_source)} eval images ({eval_source.name})"):
+        x, labels = eval_source.arrays()
+        if not eval_source.labels_fit(labels, manifest.model.num_classes):
+            labels = None  # labels of another label space: guard on agreement with FP32 instead
+        eval_set = EvalSet(x, labels, eval_source.name)
+        ref = run_logits(fp32_path, x, config.batch_size)
+    return x, eval_set, ref
+
+
+def _emit_targets(
+    prepared: Path, ranges: CalibrationRanges, work: Path, eval_set: EvalSet, ref: Any, x: Any,
+    manifest: Manifest, config: QuantizeConfig, rep: Reporter, result: QuantizeResult,
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """Emit each INT8 target from the shared ranges under the accuracy guard, into ``work``.
+
+    Returns (target -> (outcome, conv fusion)), (target -> report section)."""
+    outcomes, sections = {}, {}
+    for target in config.targets:
+        with rep.status(f"Emitting INT8 {target} ({spec(target).description})"):
+            out = emit_within_budget(
+                prepared=prepared,
+                ranges=ranges,
+                target=target,
+                out_path=work / spec(target).file_name,
+                cache_path=work / "ort-calibration-cache.json",
+                work_dir=work,
+                eval_set=eval_set,
+                ref_logits=ref,
+                report_x=x[: config.report_size],
+                max_drop=config.max_drop,
+                max_rounds=config.max_rounds,
+                batch_size=config.batch_size,
+                input_name=manifest.input.name,
+                on_round=rep.info,
+            )
+        fusion = qdq.conv_fusion(out.path, work / f"ort-optimized-{target}.onnx") if target == "cpu" else None
+        if fusion and fusion["float"] and not out.excluded:
+            rep.note(f"only {fusion['int8']} of {fusion['convs']} convs run as int8 kernels in ORT")
+        outcomes[target] = (out, fusion)
+        sections[target] = target_section(out, result.calibration, config.max_drop)
+        result.worst_layers[target] = sections[target]["worst"]
+    return outcomes, sections
 
 
 def _open_data(manifest: Manifest, config: QuantizeConfig, rep: Reporter) -> tuple[Any, Any]:
@@ -229,10 +251,29 @@ def _install(
     from ranges that calibration.json no longer holds: they are removed (manifest
     first, then the file); returns their targets so the caller can say how to re-emit them.
     """
-    entries: list[FileEntry] = []
     stale = () if result.calibration_reused or not outcomes else tuple(
         t for t in read_manifest(art).quantization.targets if t not in outcomes
     )
+    entries, target_info = _install_targets(art, fp32, outcomes, config, result)
+    if fp16 is not None:
+        from resnet_deploy.quantize.fp16 import FILE_NAME
+
+        entries.append(install_file(art, work / FILE_NAME, FILE_NAME, "onnx", "fp16", None, keep_io_types=True))
+        result.fp16 = {"file": FILE_NAME, "parity": fp16}
+    if sections:
+        (work / REPORT_FILE).write_text(merged_report(art / REPORT_FILE, sections, drop=stale))
+        entries.append(install_file(art, work / REPORT_FILE, REPORT_FILE, "json", "fp32", None, kind="quant_report"))
+    update_manifest(art, lambda m: _record(m, entries, target_info, outcomes, fp16, bool(sections), stale))
+    for t in stale:
+        (art / spec(t).file_name).unlink(missing_ok=True)
+    return stale
+
+
+def _install_targets(
+    art: Path, fp32: FileEntry, outcomes: dict[str, Any], config: QuantizeConfig, result: QuantizeResult,
+) -> tuple[list[FileEntry], dict[str, QuantTarget]]:
+    """Move each emitted INT8 file into the artifact; returns its entries and manifest records."""
+    entries: list[FileEntry] = []
     target_info: dict[str, QuantTarget] = {}
     for target, (out, fusion) in outcomes.items():
         name = spec(target).file_name
@@ -253,41 +294,36 @@ def _install(
         result.targets[target] = TargetResult(
             target, art / name, entry.size, ratio, out.drift, list(out.excluded), out.rounds, fusion
         )
+    return entries, target_info
+
+
+def _record(
+    m: Manifest, entries: list[FileEntry], target_info: dict[str, QuantTarget], outcomes: dict[str, Any],
+    fp16: dict[str, Any] | None, report: bool, stale: tuple[str, ...],
+) -> None:
+    """The one manifest update: new files, per-target records, FP16 parity, report, stale targets dropped."""
+    import onnxruntime
+
+    for e in entries:
+        m.replace_file(e)
+    q = m.quantization
+    for target, info in target_info.items():
+        out = outcomes[target][0]
+        q.targets[target] = info
+        q.drift[f"int8-{target}"] = as_drift(out.drift, f"quantization.drift.int8-{target}")
+        q.excluded_nodes[target] = list(out.excluded)
     if fp16 is not None:
         from resnet_deploy.quantize.fp16 import FILE_NAME
 
-        entries.append(install_file(art, work / FILE_NAME, FILE_NAME, "onnx", "fp16", None, keep_io_types=True))
-        result.fp16 = {"file": FILE_NAME, "parity": fp16}
-    if sections:
-        (work / REPORT_FILE).write_text(merged_report(art / REPORT_FILE, sections, drop=stale))
-        entries.append(install_file(art, work / REPORT_FILE, REPORT_FILE, "json", "fp32", None, kind="quant_report"))
-
-    def record(m: Manifest) -> None:
-        import onnxruntime
-
-        for e in entries:
-            m.replace_file(e)
-        q = m.quantization
-        for target, info in target_info.items():
-            out = outcomes[target][0]
-            q.targets[target] = info
-            q.drift[f"int8-{target}"] = as_drift(out.drift, f"quantization.drift.int8-{target}")
-            q.excluded_nodes[target] = list(out.excluded)
-        if fp16 is not None:
-            parity = ParityRecord.from_dict(fp16, "parity.onnx:fp16")
-            q.fp16 = Fp16Record(file=FILE_NAME, parity=parity, keep_io_types=True)
-            m.parity["onnx:fp16"] = parity
-        if sections:
-            q.report = REPORT_FILE
-        m.toolchain["onnxruntime"] = onnxruntime.__version__
-        gone = {spec(t).file_name for t in stale}
-        m.files = [f for f in m.files if f.path not in gone]
-        for t in stale:
-            q.drop_target(t)
-        if m.selection and m.selection.file in gone:
-            m.selection = None
-
-    update_manifest(art, record)
+        parity = ParityRecord.from_dict(fp16, "parity.onnx:fp16")
+        q.fp16 = Fp16Record(file=FILE_NAME, parity=parity, keep_io_types=True)
+        m.parity["onnx:fp16"] = parity
+    if report:
+        q.report = REPORT_FILE
+    m.toolchain["onnxruntime"] = onnxruntime.__version__
+    gone = {spec(t).file_name for t in stale}
+    m.files = [f for f in m.files if f.path not in gone]
     for t in stale:
-        (art / spec(t).file_name).unlink(missing_ok=True)
-    return stale
+        q.drop_target(t)
+    if m.selection and m.selection.file in gone:
+        m.selection = None

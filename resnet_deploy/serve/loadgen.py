@@ -85,6 +85,48 @@ def _make_inputs(mod: Any, inputs: Sequence[RequestInput]) -> list[Any]:
     return out
 
 
+@dataclass(frozen=True)
+class _Job:
+    """What every client thread sends, and how often."""
+
+    address: str
+    model: str
+    inputs: Sequence[RequestInput]
+    protocol: str
+    requests_per_client: int
+    warmup_per_client: int
+    outputs: Sequence[str] | None
+    check: Callable[[Any], bool] | None
+    timeout_s: float
+
+
+@dataclass
+class _Tally:
+    """Latencies and errors the client threads share (under one lock)."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    first_error: list[str] = field(default_factory=list)
+
+    def record_error(self, exc: BaseException | str) -> None:
+        with self.lock:
+            self.errors += 1
+            if not self.first_error:
+                self.first_error.append(str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__)
+
+    def void(self, requests: int, exc: BaseException | None = None) -> None:
+        """Count a client's whole share as failed (it could not start: ``exc``, or the run is void)."""
+        with self.lock:
+            self.errors += requests
+            if exc is not None:
+                self.first_error.append(str(exc).splitlines()[0][:300])
+
+    def add_latencies(self, mine: list[float]) -> None:
+        with self.lock:
+            self.latencies.extend(mine)
+
+
 def run_load(
     address: str,
     model: str,
@@ -102,56 +144,13 @@ def run_load(
     check_int(clients, "clients", hint="pass e.g. 4")
     check_int(requests_per_client, "requests per client", hint="pass e.g. 100")
     mod = _client_module(protocol)
-    lock = threading.Lock()
-    latencies: list[float] = []
-    errors = [0]
-    first_error: list[str] = []
+    job = _Job(address, model, inputs, protocol, requests_per_client, warmup_per_client, outputs, check, timeout_s)
+    tally = _Tally()
     start = threading.Barrier(clients + 1)
-
-    def record_error(exc: BaseException | str) -> None:
-        with lock:
-            errors[0] += 1
-            if not first_error:
-                first_error.append(str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__)
-
-    def worker() -> None:
-        kwargs = {"network_timeout": timeout_s, "connection_timeout": timeout_s} if protocol == "http" else {}
-        try:
-            client = mod.InferenceServerClient(address, **kwargs)
-            reqs = _make_inputs(mod, inputs)
-            outs = [mod.InferRequestedOutput(n) for n in outputs] if outputs else None
-        except Exception as exc:  # a client that cannot start fails all its requests
-            with lock:
-                errors[0] += requests_per_client
-                first_error.append(str(exc).splitlines()[0][:300])
-            start.abort()
-            return
-        mine: list[float] = []
-        for _ in range(warmup_per_client):  # not timed, not counted
-            with contextlib.suppress(Exception):
-                _call(client, model, reqs, outs, protocol, timeout_s)
-        try:
-            start.wait(timeout=timeout_s)
-        except threading.BrokenBarrierError:  # another client could not start: the run is void
-            with lock:
-                errors[0] += requests_per_client
-            client.close()
-            return
-        for _ in range(requests_per_client):
-            t0 = time.perf_counter()
-            try:
-                result = _call(client, model, reqs, outs, protocol, timeout_s)
-            except Exception as exc:  # every failure counts, the run goes on
-                record_error(exc)
-                continue
-            mine.append((time.perf_counter() - t0) * 1e3)
-            if check is not None and not check(result):
-                record_error("response failed the check (wrong answer)")
-        client.close()
-        with lock:
-            latencies.extend(mine)
-
-    threads = [threading.Thread(target=worker, name=f"load-{i}", daemon=True) for i in range(clients)]
+    threads = [
+        threading.Thread(target=_client_worker, args=(mod, job, tally, start), name=f"load-{i}", daemon=True)
+        for i in range(clients)
+    ]
     for t in threads:
         t.start()
     with contextlib.suppress(threading.BrokenBarrierError):
@@ -163,9 +162,50 @@ def run_load(
     n_items = int(inputs[0].data.shape[0]) if inputs and inputs[0].data.ndim else 1
     return LoadResult(
         protocol=protocol, model=model, clients=clients, requests=clients * requests_per_client,
-        errors=errors[0], seconds=seconds, items_per_request=n_items, latencies_ms=latencies,
-        first_error=first_error[0] if first_error else None,
+        errors=tally.errors, seconds=seconds, items_per_request=n_items, latencies_ms=tally.latencies,
+        first_error=tally.first_error[0] if tally.first_error else None,
     )
+
+
+def _client_worker(mod: Any, job: _Job, tally: _Tally, start: threading.Barrier) -> None:
+    """One client: connect, warm up (untimed), wait for the others, then send its timed requests."""
+    kwargs = {"network_timeout": job.timeout_s, "connection_timeout": job.timeout_s} if job.protocol == "http" else {}
+    try:
+        client = mod.InferenceServerClient(job.address, **kwargs)
+        reqs = _make_inputs(mod, job.inputs)
+        outs = [mod.InferRequestedOutput(n) for n in job.outputs] if job.outputs else None
+    except Exception as exc:  # a client that cannot start fails all its requests
+        tally.void(job.requests_per_client, exc)
+        start.abort()
+        return
+    for _ in range(job.warmup_per_client):  # not timed, not counted
+        with contextlib.suppress(Exception):
+            _call(client, job.model, reqs, outs, job.protocol, job.timeout_s)
+    try:
+        start.wait(timeout=job.timeout_s)
+    except threading.BrokenBarrierError:  # another client could not start: the run is void
+        tally.void(job.requests_per_client)
+        client.close()
+        return
+    mine = _timed_requests(client, reqs, outs, job, tally)
+    client.close()
+    tally.add_latencies(mine)
+
+
+def _timed_requests(client: Any, reqs: list[Any], outs: list[Any] | None, job: _Job, tally: _Tally) -> list[float]:
+    """Send the client's share back to back; returns the latencies (ms) of the calls that answered."""
+    mine: list[float] = []
+    for _ in range(job.requests_per_client):
+        t0 = time.perf_counter()
+        try:
+            result = _call(client, job.model, reqs, outs, job.protocol, job.timeout_s)
+        except Exception as exc:  # every failure counts, the run goes on
+            tally.record_error(exc)
+            continue
+        mine.append((time.perf_counter() - t0) * 1e3)
+        if job.check is not None and not job.check(result):
+            tally.record_error("response failed the check (wrong answer)")
+    return mine
 
 
 def _call(client: Any, model: str, reqs: list[Any], outs: list[Any] | None, protocol: str, timeout_s: float) -> Any:
