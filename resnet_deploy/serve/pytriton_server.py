@@ -271,7 +271,7 @@ def _start_triton(
     """Bind the tensor and image models (one infer function per instance) and start Triton."""
     prepare_triton_environment()  # before Triton spawns the server and its Python stubs
     from pytriton.model_config import DynamicBatcher, ModelConfig
-    from pytriton.triton import Triton, TritonLifecyclePolicy
+    from pytriton.triton import Triton
 
     model_config = ModelConfig(
         batching=cfg.max_batch > 1, max_batch_size=cfg.max_batch,
@@ -279,11 +279,10 @@ def _start_triton(
     )
     fns = [make_infer_functions(p, spec) for p in predictors]
     with _transport(cfg.instances):
-        # Models are written to a local store before Triton starts, so Triton loads them before it
-        # opens its endpoints: /v2/health/ready is 200 only once every model can answer.
-        triton = Triton(config=_triton_config(cfg, ports), security_config=_security_config(),
-                        triton_lifecycle_policy=TritonLifecyclePolicy(launch_triton_on_startup=False,
-                                                                      local_model_store=True))
+        # PyTriton's local-model-store policy would make Triton load the models before opening its
+        # endpoints (readiness = ready), but its Python stubs then race the proxy's handshake and
+        # fail to load with two instances ("Connection refused"): not used until that is solved.
+        triton = Triton(config=_triton_config(cfg, ports), security_config=_security_config())
         server._triton = triton  # so stop() works even if run() fails half-way
         triton.bind(
             model_name=server.model_name, infer_func=[f[0] for f in fns],
