@@ -348,27 +348,25 @@ def locked_writer(what: str) -> Callable[[F], F]:
     def wrap(fn: F) -> F:
         @functools.wraps(fn)
         def inner(artifact_dir: Any, config: Any = None, *args: Any, **kwargs: Any) -> Any:
-            with artifact_lock(artifact_dir, what, on_wait=_say(config)):
+            reporter = kwargs.get("reporter", args[0] if args else None)
+            with artifact_lock(artifact_dir, what, on_wait=_say(reporter)):
                 try:
                     return fn(artifact_dir, config, *args, **kwargs)
                 except Exception as exc:
                     err = write_failure(exc, artifact_dir, "free space or copy the artifact to a bigger disk")
                     if err is None or err is exc:
                         raise
-                    raise err from None
+                    raise err from exc
 
         return inner  # type: ignore[return-value]
 
     return wrap
 
 
-def _say(config: Any) -> Callable[[str], None]:
-    """Where a waiting writer says so: the config's progress sink, else stderr."""
-    progress = getattr(config, "progress", None)
-    for name in ("note", "info"):
-        fn = getattr(progress, name, None)
-        if callable(fn):
-            return fn
-    if callable(progress):
-        return progress
+def _say(reporter: Any) -> Callable[[str], None]:
+    """Where a waiting writer says so: the caller's Reporter (or callback), else stderr."""
+    from resnet_deploy.reporter import as_reporter
+
+    if reporter is not None:
+        return as_reporter(reporter).note
     return lambda msg: print(f"note: {msg}", file=sys.stderr, flush=True)

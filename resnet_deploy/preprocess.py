@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from resnet_deploy.checks import check_int
 from resnet_deploy.errors import InvalidInputError
 from resnet_deploy.paths import file_problem
 
@@ -41,8 +42,7 @@ def max_pixels(value: int | None = None) -> int:
             raise InvalidInputError(
                 f"{MAX_PIXELS_ENV}='{raw}' is not an integer; set it to a pixel count like 50000000 or unset it"
             ) from None
-    if isinstance(value, bool) or int(value) < 1:
-        raise InvalidInputError(f"max_pixels must be a positive integer, got {value!r}; pass e.g. 50000000")
+    check_int(value, "max_pixels", hint="pass e.g. 50000000", error=InvalidInputError)
     return int(value)
 
 

@@ -57,7 +57,7 @@ def preload_cuda_wheels(ort: Any) -> str | None:
     try:
         ort.preload_dlls()
         _preloaded.append("preloaded the CUDA/cuDNN libraries of the nvidia-* pip wheels")
-    except Exception as exc:  # noqa: BLE001 - the session error that follows says more
+    except Exception as exc:  # any failure here: the session error that follows says more
         _preloaded.append(f"onnxruntime.preload_dlls() failed ({type(exc).__name__}: {exc})"[:200])
     return _preloaded[0]
 

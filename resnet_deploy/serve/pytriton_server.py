@@ -142,7 +142,7 @@ class RunningServer:
         if self._triton is not None:
             try:
                 self._triton.stop()
-            except Exception:  # noqa: BLE001 - stopped before run(): PyTriton has no server yet
+            except Exception:  # any failure: stopped before run(): PyTriton has no server yet
                 with contextlib.suppress(Exception):
                     self._triton._workspace.clean()
         for p in self._predictors:

@@ -75,3 +75,23 @@ def test_lock_is_reentrant_in_one_process_and_skips_non_artifacts(art: Path, tmp
         assert (art / LOCK_NAME).exists()
     with artifact_lock(tmp_path / "nothing-here", "x"):
         assert not (tmp_path / "nothing-here").exists()
+
+
+def test_a_waiting_writer_tells_the_callers_reporter(art: Path) -> None:
+    """A decorated stage (quantize, build-engine) says it waits through its own reporter, not stderr."""
+    from resnet_deploy.atomic import locked_writer
+    from resnet_deploy.reporter import RecordingReporter
+
+    @locked_writer("test-stage")
+    def stage(artifact_dir: Path, config: object, reporter: object = None) -> str:
+        return "done"
+
+    rec = RecordingReporter()
+    result: list[str] = []
+    with lock_holder(str(art)):
+        t = threading.Thread(target=lambda: result.append(stage(art, None, reporter=rec)))
+        t.start()
+        time.sleep(0.6)
+        assert not result and any("waiting for another writer" in n for n in rec.texts("note"))
+    t.join(timeout=30)
+    assert result == ["done"]
