@@ -6,7 +6,12 @@ with the benchmark's own loop (``runtime.timing``) for a fraction of a second
 each. ``export --int8``/``quantize`` run this probe once per candidate in a fresh
 process (``bench.autoselect``) and record the result with the CPU signature;
 ``load`` runs it in-process, one candidate after the other, only when nothing
-recorded fits this CPU.
+recorded fits this CPU. In-process at load, not in spawned children: spawning
+from a service re-imports its ``__main__`` (a script without a main guard would
+load again, recursively) and is refused inside daemonic workers; and the spawned
+probe cost about 0.3 s more per candidate here (2-core AVX2 host: 0.8-1.5 s per
+candidate spawned vs 0.5-0.8 s in-process for ResNet-18 224 px), plus activating
+the winner again in the parent.
 
 Candidates are generic: every runnable (CPU runner, INT8 file) pair whose file
 is not a TensorRT flavour, so files added later (``int8-openvino``, raw-pixel
