@@ -216,3 +216,22 @@ def test_quantize_records_the_selection_unless_no_select(art: Path, monkeypatch,
     assert sel is not None and sel.strategy == "probe" and sel.host == cpu_signature()
     assert data["auto_selection"] == sel.to_dict() and set(sel.metrics) == ALL_SPECS
     assert "Timing" not in err and "auto backend" not in err  # --json is quiet
+
+
+def test_unsigned_bench_selection_is_followed_and_says_so(art: Path) -> None:
+    update_manifest(art, lambda m: setattr(m, "selection", Selection(backend="openvino:fp32", strategy="min-latency")))
+    with load(art) as p:
+        assert p.backend == "openvino:fp32"
+        assert "recorded without a CPU signature" in p.explain()
+
+
+def test_same_cpu_compares_model_family_and_flags() -> None:
+    from resnet_deploy.host import same_cpu
+
+    here = {"cpu_model": "X", "cpu_family_model": "6/143", "cpu_flags": ["avx2", "avx512f"]}
+    assert same_cpu(dict(here, cpu_flags=["avx512f", "avx2"]), here)
+    assert not same_cpu(dict(here, cpu_flags=["avx2"]), here)
+    assert not same_cpu(dict(here, cpu_family_model="6/85"), here)
+    assert not same_cpu(dict(here, cpu_model="Y"), here)
+    assert not same_cpu({"cpu_model": "X"}, here) and not same_cpu(None, here) and not same_cpu("X", here)
+    assert same_cpu(cpu_signature())
