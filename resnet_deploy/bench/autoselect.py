@@ -70,8 +70,8 @@ def record_auto_selection(
         return None
     cands = cpu_int8_candidates(manifest)
     if len(cands) < 2:
-        only = f"only {cands[0].spec} can run" if cands else "no CPU INT8 backend can run"
-        rep.info(f"auto backend: {only} here; nothing to probe")
+        only = f"only {cands[0].spec} can run here" if cands else "no CPU INT8 file that a CPU runtime here can run"
+        rep.info(f"auto backend: {only}; nothing to probe")
         return None
     with rep.status(f"Timing {len(cands)} CPU INT8 backends at batch 1 for backend='auto'"):
         figures = probe_fresh(art, [c.spec for c in cands], threads)

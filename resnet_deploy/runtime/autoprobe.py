@@ -162,5 +162,5 @@ def probe_selection(figures: list[ProbeFigure], threads: int | None, where: str)
 
 def figures_from(selection: Selection) -> list[ProbeFigure]:
     """A recorded probe's figures back (for explanations)."""
-    return [ProbeFigure(spec, None, ms, error=None if ms is not None else "failed when recorded")
+    return [ProbeFigure(spec, None, ms, error=None if ms is not None else "when recorded")
             for spec, ms in selection.metrics.items()]
