@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from resnet_deploy.artifact import MANIFEST_NAME, load_manifest
+from resnet_deploy.artifact import MANIFEST_NAME, Selection, load_manifest
 from resnet_deploy.atomic import check_output_dir, make_parent_dir, publish_dir
 from resnet_deploy.errors import ConfigError
 from resnet_deploy.reporter import Reporter
@@ -31,11 +31,16 @@ if TYPE_CHECKING:
 
 @dataclass
 class PipelineConfig:
-    """What to build: ``export`` always; ``quantize`` and ``engines`` when asked for."""
+    """What to build: ``export`` always; ``quantize`` and ``engines`` when asked for.
+
+    ``select``: after quantizing, time the CPU INT8 backends (a few seconds) and
+    record the fastest for ``backend="auto"`` (``bench.autoselect``); the CLI turns it on.
+    """
 
     export: ExportConfig
     quantize: QuantizeConfig | None = None
     engines: list[EngineConfig] = field(default_factory=list)
+    select: bool = False
 
     def __post_init__(self) -> None:
         self.validate()
@@ -54,6 +59,8 @@ class PipelineConfig:
             )
         if not isinstance(self.engines, list) or not all(isinstance(e, EngineConfig) for e in self.engines):
             raise ConfigError("engines must be a list of EngineConfig; build one per engine")
+        if not isinstance(self.select, bool):
+            raise ConfigError(f"select must be True or False, got {self.select!r}")
 
 
 @dataclass
@@ -65,6 +72,7 @@ class PipelineResult:
     quantize: QuantizeResult | None = None
     engines: list[EngineResult] = field(default_factory=list)
     seconds: float = 0.0
+    selection: Selection | None = None  # what the auto probe recorded (``PipelineConfig.select``)
 
     def to_dict(self) -> dict[str, Any]:
         m = load_manifest(self.out_dir, verify=False)
@@ -74,6 +82,8 @@ class PipelineResult:
         if self.quantize is not None:
             d["quantize"] = self.quantize.to_dict()
         d["engines"] = [e.to_dict() for e in m.engines]
+        if self.selection is not None:
+            d["auto_selection"] = self.selection.to_dict()
         d["seconds"] = round(self.seconds, 2)
         return d
 
@@ -116,6 +126,11 @@ def run_pipeline(
             from resnet_deploy.engines.build import build_engine
 
             eres.append(build_engine(inner, ecfg, reporter))
+        sel = None
+        if config.select and config.quantize is not None:
+            from resnet_deploy.bench.autoselect import record_auto_selection
+
+            sel = record_auto_selection(inner, reporter)  # recorded before publishing: part of the atomic run
         publish_dir(inner, out, exp_cfg.force)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -123,4 +138,4 @@ def run_pipeline(
     if qres is not None:
         qres = qres.relocated(out)  # report the published paths, not the hidden staging ones
     return PipelineResult(out_dir=out, export=res, quantize=qres, engines=eres,
-                          seconds=time.perf_counter() - t0)
+                          seconds=time.perf_counter() - t0, selection=sel)

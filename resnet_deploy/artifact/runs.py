@@ -157,7 +157,14 @@ class BenchSummary:
 
 @dataclass
 class Selection:
-    """The benchmark's choice of backend, followed by ``runtime.load(backend="auto")``."""
+    """The recorded choice of backend, followed by ``runtime.load(backend="auto")``.
+
+    ``bench --select`` writes one with strategy min-latency/max-throughput (followed
+    before anything else); ``export --int8``/``quantize`` write one with strategy
+    ``probe`` that only ranks the CPU INT8 candidates (``metrics`` maps each probed
+    spec to its batch-1 p50 in ms, None when it failed). ``host`` is the CPU
+    signature (``host.cpu_signature``) of the machine that measured it.
+    """
 
     backend: str  # a backend spec such as onnxruntime:int8-cpu
     strategy: str = ""
@@ -167,6 +174,7 @@ class Selection:
     metrics: dict[str, float | None] = field(default_factory=dict)
     threads: int | None = None
     created_at: str = ""
+    host: dict[str, Any] | None = None  # CPU signature where it was measured; None: not recorded
 
     @classmethod
     def read(cls, f: Fields) -> Selection:
@@ -179,6 +187,7 @@ class Selection:
             metrics=f.map("metrics", opt_metric, {}),
             threads=f.int("threads", None, min=1),
             created_at=f.str("created_at", ""),
+            host=f.obj("host", None),
         )
 
     @classmethod

@@ -17,6 +17,7 @@ _EXPORTS = {
     "run_bench": "resnet_deploy.bench.run",
     "compare_backends": "resnet_deploy.bench.compare",
     "select_backend": "resnet_deploy.bench.select",
+    "record_auto_selection": "resnet_deploy.bench.autoselect",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -17,49 +17,19 @@ import sys
 from importlib import metadata
 from typing import Any
 
-# Flags reported when the CPU has them (names as in /proc/cpuinfo).
-INTERESTING_FLAGS = (
-    "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx_vnni",
-    "avx512_bf16", "avx512_fp16", "amx_tile", "amx_int8", "amx_bf16", "amx_fp16", "neon", "asimddp",
-)
+from resnet_deploy.host import INTERESTING_FLAGS, cpu_flags, cpu_model  # noqa: F401 (re-exported)
+from resnet_deploy.host import cpuinfo as _cpuinfo
+
 LIBRARIES = (
     "numpy", "onnx", "onnxruntime", "onnxruntime-gpu", "openvino", "nncf", "torch",
     "tensorrt", "tensorrt-cu12", "tensorrt-rtx-cu13", "torch-tensorrt", "psutil", "resnet-deploy",
 )
 
 
-def _cpuinfo() -> dict[str, str]:
-    """The first processor block of /proc/cpuinfo (empty off Linux)."""
-    out: dict[str, str] = {}
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if not line.strip():
-                    if out:
-                        break
-                    continue
-                key, _, value = line.partition(":")
-                out.setdefault(key.strip(), value.strip())
-    except OSError:
-        pass
-    return out
-
-
-def cpu_model() -> str:
-    info = _cpuinfo()
-    return info.get("model name") or info.get("Hardware") or platform.processor() or platform.machine()
-
-
 def _family_model() -> dict[str, str]:
     """x86 family/model numbers: they name the core when a VM hides the marketing name."""
     info = _cpuinfo()
     return {k: info[k] for k in ("cpu family", "model") if k in info}
-
-
-def cpu_flags() -> list[str]:
-    info = _cpuinfo()
-    flags = set((info.get("flags") or info.get("Features") or "").split())
-    return [f for f in INTERESTING_FLAGS if f in flags]
 
 
 VNNI_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")

@@ -16,6 +16,7 @@ from resnet_deploy.artifact import Manifest, Selection, now_iso, update_manifest
 from resnet_deploy.bench.report import BackendRow, BenchReport
 from resnet_deploy.checks import check_choice, check_number
 from resnet_deploy.errors import AccuracyBudgetError
+from resnet_deploy.host import cpu_signature
 
 STRATEGIES = ("min-latency", "max-throughput")
 
@@ -87,6 +88,7 @@ def select_backend(report: BenchReport, strategy: str, max_drop: float | None = 
         metrics=metrics,
         threads=best.threads,
         created_at=now_iso(),
+        host=cpu_signature(),  # the report's timings are this machine's: auto follows them on this CPU only
     ).to_dict()
 
 

@@ -1,7 +1,8 @@
-"""The timing loop: warm-up, then timed calls by count and/or time budget.
+"""Batch-size sweeps and the harness-overhead check around the timing loop.
 
-Each sample is ``time.perf_counter_ns()`` around ``runner.infer(batch)`` followed by
-``runner.synchronize()``. CPU runners return finished results so ``synchronize`` is
+The loop (``TimingPlan``, ``make_input``, ``time_calls``) is defined in
+``runtime.timing`` and re-exported here. Each sample is ``time.perf_counter_ns()``
+around ``runner.infer(batch)`` followed by ``runner.synchronize()``. CPU runners return finished results so ``synchronize`` is
 a no-op; GPU runners (TensorRT, ORT-CUDA, torch on CUDA) wait for their stream
 inside ``synchronize`` (CUDA events / stream sync), so the wall-clock sample covers
 the device work too and never just the launch. The input batch is built once,
@@ -13,9 +14,7 @@ its per-call time is what the loop itself adds to every sample.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -23,63 +22,15 @@ from resnet_deploy.artifact import FileEntry, Manifest, ModelInfo
 from resnet_deploy.bench.stats import BatchResult, LatencyStats
 from resnet_deploy.runtime.base import Runner
 
-DEFAULT_TIME_BUDGET_S = 1.0
-MAX_SAMPLES = 200_000
-
-
-@dataclass(frozen=True)
-class TimingPlan:
-    """How long to time one (backend, batch size): a count, a budget, or both (first wins)."""
-
-    warmup: int = 10
-    iterations: int | None = None
-    time_budget: float | None = None  # seconds of timed calls
-    min_iterations: int = 5  # a time budget never yields fewer samples than this
-
-    @property
-    def budget_s(self) -> float | None:
-        if self.iterations is None and self.time_budget is None:
-            return DEFAULT_TIME_BUDGET_S
-        return self.time_budget
-
-    def describe(self) -> str:
-        parts = [f"warmup {self.warmup}"]
-        if self.iterations is not None:
-            parts.append(f"{self.iterations} iterations")
-        if self.budget_s is not None:
-            parts.append(f"{self.budget_s:g} s budget")
-        return ", ".join(parts)
-
-
-def make_input(shape: Sequence[int], batch: int, seed: int = 0) -> np.ndarray:
-    """A deterministic float32 NCHW batch (standard-normal, like normalised pixels)."""
-    c, h, w = (int(v) for v in shape[-3:])
-    rng = np.random.default_rng(seed)
-    return np.ascontiguousarray(rng.standard_normal((batch, c, h, w), dtype=np.float32))
-
-
-def time_calls(runner: Runner, batch: np.ndarray, plan: TimingPlan) -> np.ndarray:
-    """Per-call wall times in ns (int64) after ``plan.warmup`` untimed calls."""
-    infer, sync, clock = runner.infer, runner.synchronize, time.perf_counter_ns
-    for _ in range(max(0, plan.warmup)):
-        infer(batch)
-        sync()
-    cap = plan.iterations if plan.iterations is not None else MAX_SAMPLES
-    budget = plan.budget_s
-    deadline = clock() + int(budget * 1e9) if budget is not None else None
-    floor = min(cap, max(1, plan.min_iterations))
-    samples = np.empty(cap, dtype=np.int64)
-    n = 0
-    while n < cap:
-        t0 = clock()
-        infer(batch)
-        sync()
-        t1 = clock()
-        samples[n] = t1 - t0
-        n += 1
-        if deadline is not None and t1 >= deadline and n >= floor:
-            break
-    return samples[:n].copy()
+# The loop itself lives in runtime (``backend="auto"`` times candidates at load with it);
+# these names stay importable from here.
+from resnet_deploy.runtime.timing import (  # noqa: F401
+    DEFAULT_TIME_BUDGET_S,
+    MAX_SAMPLES,
+    TimingPlan,
+    make_input,
+    time_calls,
+)
 
 
 def sweep(

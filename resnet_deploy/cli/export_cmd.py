@@ -15,7 +15,7 @@ import click
 from resnet_deploy.checks import parse_int
 from resnet_deploy.cli._common import Output, check_out, output_options
 from resnet_deploy.cli.engine_cmd import make_engine_config, render_engine_summary
-from resnet_deploy.cli.quantize_cmd import config_from_options, int8_options
+from resnet_deploy.cli.quantize_cmd import config_from_options, int8_options, no_select_option
 
 if TYPE_CHECKING:
     from resnet_deploy.engines.build import EngineConfig
@@ -94,6 +94,7 @@ def render_export_summary(
 @click.option("--int8", is_flag=True,
               help="Also quantise to INT8 (Q/DQ per --targets) from --calib-data, in the same atomic run.")
 @int8_options
+@no_select_option
 @click.option("--tensorrt", is_flag=True,
               help="Also build a TensorRT engine (INT8 with --int8, else FP32; FP16 too with --fp16).")
 @click.option("--engine-batch", default="1,8,32", show_default=True, metavar="MIN,OPT,MAX",
@@ -104,7 +105,7 @@ def render_export_summary(
 def export(
     out: Output, arch: str, weights: str | None, num_classes: str | None, input_size: str | None,
     variant: str, new_head: bool, formats: str, opset: str | None, labels: str | None,
-    out_dir: str | None, force: bool, int8: bool, tensorrt: bool, engine_batch: str,
+    out_dir: str | None, force: bool, int8: bool, no_select: bool, tensorrt: bool, engine_batch: str,
     engine_family: str, **int8_kwargs: Any,
 ) -> None:
     """Export a ResNet to ONNX, TorchScript and torch.export, verified against PyTorch.
@@ -115,8 +116,9 @@ def export(
     directory with a manifest.json. A failed run leaves nothing behind.
 
     With --int8 (and/or --fp16) the artifact also gets model.int8-cpu.onnx and
-    model.int8-tensorrt.onnx from one calibration, checked against --max-drop;
-    with --tensorrt an engine is built too. All stages succeed or nothing is written.
+    model.int8-tensorrt.onnx from one calibration, checked against --max-drop, and
+    the CPU INT8 backends are timed briefly to record the fastest on this CPU for
+    backend='auto' (--no-select skips it); with --tensorrt an engine is built too. All stages succeed or nothing is written.
 
     \b
     Example:
@@ -144,7 +146,8 @@ def export(
         labels=labels,
         parity_data=eval_data or (calib_data if (int8 or fp16 or calib_data != "sample") else None),
     )
-    result = run_pipeline(PipelineConfig(export=config, quantize=quant, engines=engines), reporter=out)
+    select = int8 and not no_select  # time the CPU INT8 backends here for backend='auto'
+    result = run_pipeline(PipelineConfig(export=config, quantize=quant, engines=engines, select=select), reporter=out)
     _render_pipeline(out, result)
 
 
@@ -172,6 +175,8 @@ def _render_pipeline(out: Output, result: PipelineResult) -> None:
         extra["quantize"] = result.quantize.to_dict()
     if result.engines:
         extra["engines"] = [e.to_dict() for e in result.engines]
+    if result.selection is not None:
+        extra["auto_selection"] = result.selection.to_dict()
 
     def more() -> None:
         if result.quantize is not None:

@@ -27,8 +27,10 @@ def predict(
 
     IMAGES are image files (JPEG, PNG, ...) or folders (searched recursively).
     Preprocessing (resize, crop, mean/std) comes from the artifact's manifest.
-    With --backend auto the benchmark's selection is used when it runs here,
-    else the fastest available runtime (TensorRT, ONNX Runtime INT8, ...).
+    With --backend auto the benchmark's selection is used when it was measured on
+    this CPU, else TensorRT on a GPU, else the fastest CPU INT8 backend here (as
+    recorded by export --int8/quantize on this CPU, or timed briefly at startup;
+    RESNET_DEPLOY_AUTO_PROBE=0 turns that off).
 
     \b
     Example:

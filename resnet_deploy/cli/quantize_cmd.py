@@ -64,6 +64,15 @@ def int8_options(fn: F) -> F:
     return fn
 
 
+def no_select_option(fn: F) -> F:
+    """``--no-select``: skip the short timing that records the CPU INT8 backend for backend='auto'."""
+    return click.option(
+        "--no-select", is_flag=True,
+        help="Skip timing the CPU INT8 backends here (a few seconds, batch 1, each in its own process) "
+             "to record the fastest for backend='auto'; load() then probes at startup instead.",
+    )(fn)
+
+
 def config_from_options(kwargs: dict[str, Any]) -> QuantizeConfig:
     """Pop the ``int8_options`` keywords from ``kwargs`` and build a validated QuantizeConfig."""
     opts = {name: kwargs.pop(name) for name in INT8_OPTION_NAMES if name in kwargs}
@@ -90,8 +99,9 @@ def config_from_options(kwargs: dict[str, Any]) -> QuantizeConfig:
 @click.command("quantize")
 @click.argument("artifact", type=click.Path(path_type=Path))
 @int8_options
+@no_select_option
 @output_options
-def quantize(artifact: Path, out: Output, **kwargs: Any) -> None:
+def quantize(artifact: Path, out: Output, no_select: bool, **kwargs: Any) -> None:
     """Add INT8 (and FP16) ONNX models to an exported ARTIFACT.
 
     Calibrates once (ranges saved in calibration.json and reused), then writes
@@ -99,7 +109,8 @@ def quantize(artifact: Path, out: Output, **kwargs: Any) -> None:
     model.int8-tensorrt.onnx (symmetric int8 with Q/DQ on residual adds, for
     TensorRT), reports FP32-vs-INT8 drift and per-layer SQNR (quant_report.json).
     With --max-drop the most sensitive layers stay in float until the budget is met
-    (exit 1 if it cannot be).
+    (exit 1 if it cannot be). Then the CPU INT8 backends are timed briefly and the
+    fastest on this CPU is recorded for backend='auto' (skip with --no-select).
 
     \b
     Example:
@@ -112,7 +123,14 @@ def quantize(artifact: Path, out: Output, **kwargs: Any) -> None:
 
     config = config_from_options(kwargs)
     result = quantize_artifact(artifact, config, reporter=out)
-    out.result(result.to_dict(), lambda: render(out, result))
+    data = result.to_dict()
+    if not no_select:
+        from resnet_deploy.bench.autoselect import record_auto_selection
+
+        sel = record_auto_selection(artifact, out)
+        if sel is not None:
+            data["auto_selection"] = sel.to_dict()
+    out.result(data, lambda: render(out, result))
 
 
 def render(out: Output, result: Any) -> None:

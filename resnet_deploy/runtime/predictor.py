@@ -1,9 +1,11 @@
 """``load(artifact) -> Predictor``: images in, top-k labels out, on the best backend here.
 
-``backend="auto"`` uses the benchmark's recorded choice (``manifest.selection``)
-when it can run on this machine, otherwise the first runnable entry of
-``AUTO_ORDER``; a backend that fails to start is noted and the next one tried.
-``Predictor.explain()`` tells what was picked and why, skipped ones included.
+``backend="auto"`` follows the rules of ``runtime.auto``: the benchmark's recorded
+choice when it was measured on this CPU, GPU backends, then the fastest CPU INT8
+candidate (a probe recorded at export on this CPU, else a short probe at load),
+then the rest of ``AUTO_ORDER``; a backend that fails to start is noted and the
+next one tried. ``Predictor.explain()`` tells what was picked, by which rule and
+with which figures, skipped ones included.
 One Predictor may be shared by many threads: runners that are not thread-safe
 are called under a lock.
 """
@@ -20,11 +22,12 @@ import numpy as np
 
 from resnet_deploy.artifact import Manifest, Preprocessing, load_manifest
 from resnet_deploy.checks import check_int
-from resnet_deploy.errors import BackendUnavailableError, MissingDependencyError, ResNetDeployError
+from resnet_deploy.errors import ConfigError, ResNetDeployError
 from resnet_deploy.metrics import softmax, topk_indices
 from resnet_deploy.preprocess import max_pixels as preprocess_max_pixels
+from resnet_deploy.runtime.auto import AUTO_ORDER, select_auto
 from resnet_deploy.runtime.base import Runner
-from resnet_deploy.runtime.resolve import Candidate, candidates, make_runner, parse_spec, resolve
+from resnet_deploy.runtime.resolve import Candidate, make_runner, resolve
 from resnet_deploy.runtime.validate import (
     as_items,
     check_batch,
@@ -35,21 +38,8 @@ from resnet_deploy.runtime.validate import (
     to_batch,
 )
 
-# The fixed preference of backend="auto" when the manifest has no usable selection:
-# a TensorRT engine on a compatible GPU, ORT's GPU providers (their probes require
-# a real GPU), then CPU INT8 (ORT U8S8, OpenVINO), CPU FP32, and PyTorch last.
-AUTO_ORDER: tuple[str, ...] = (
-    "tensorrt",
-    "onnxruntime-tensorrt",
-    "onnxruntime-cuda",
-    "onnxruntime:int8-cpu",
-    "openvino:int8-cpu",
-    "openvino:int8-tensorrt",
-    "onnxruntime:fp32",
-    "openvino:fp32",
-    "torchscript",
-    "torch",
-)
+__all__ = ["AUTO_ORDER", "FilePredictions", "Prediction", "Predictor", "load", "predict_files"]
+
 DEFAULT_MAX_BATCH = 64
 _DEVICES = {"cpu": "cpu", "cuda": "cuda", "gpu": "cuda"}
 
@@ -194,6 +184,7 @@ def load(
     *,
     max_items: int | None = None,
     max_pixels: int | None = None,
+    probe: bool | None = None,
     **options: Any,
 ) -> Predictor:
     """Verify the artifact (every sha256), pick and activate a backend, return a Predictor.
@@ -202,11 +193,15 @@ def load(
     ``device``: None (any), "cpu" or "cuda"/"gpu" restricts the choice.
     ``max_batch``: largest chunk sent to the backend at once; ``max_items``:
     refuse requests with more images than this; ``max_pixels``: refuse decoded
-    images larger than this (default $RESNET_DEPLOY_MAX_PIXELS or 50 MP). Extra
-    ``options`` go to the runner.
+    images larger than this (default $RESNET_DEPLOY_MAX_PIXELS or 50 MP).
+    ``probe``: with ``backend="auto"``, may a short timed probe of the CPU INT8
+    candidates run now when no recorded one fits this CPU (None: yes unless
+    $RESNET_DEPLOY_AUTO_PROBE=0; False: the fixed order). Extra ``options`` go to the runner.
     """
     for name, value in (("threads", threads), ("max_batch", max_batch), ("max_items", max_items)):
         check_int(value, name, allow_none=True, hint="pass e.g. 4, or None for the default")
+    if probe is not None and not isinstance(probe, bool):
+        raise ConfigError(f"probe must be True, False or None, got {probe!r}; pass probe=False to skip the probe")
     dev = _device(device)
     root = Path(artifact_dir)
     manifest = load_manifest(root)
@@ -214,7 +209,7 @@ def load(
         # GPU runners build their shape profile from (MIN, OPT, MAX); CPU runners ignore it
         options["batch"] = (1, max_batch, max_batch)
     if str(backend).strip() == "auto":
-        cand, runner, why = _select_auto(root, manifest, dev, threads, options)
+        cand, runner, why = select_auto(root, manifest, dev, threads, options, probe)
     else:
         cand = resolve(manifest, backend)
         _check_device(cand, dev)
@@ -246,60 +241,6 @@ def _start(root: Path, manifest: Manifest, cand: Candidate, threads: int | None,
     runner = make_runner(root, manifest, cand, threads=threads, **options)
     runner.activate()
     return runner
-
-
-def _select_auto(
-    root: Path, manifest: Manifest, dev: str | None, threads: int | None, options: dict
-) -> tuple[Candidate, Runner, list[str]]:
-    """Try the manifest's selection, then AUTO_ORDER; return the first that activates."""
-    notes: list[str] = []
-    tried: set[str] = set()
-    sel_spec = _selection_spec(manifest)
-    plan: list[tuple[str, str]] = []
-    if sel_spec:
-        plan.append((sel_spec, "the benchmark's selection in the manifest"))
-    plan += [(spec, "first runnable in the fixed preference order") for spec in AUTO_ORDER]
-    for spec, reason in plan:
-        backend, key = parse_spec(spec)
-        for cand in candidates(manifest, [spec]):
-            if cand.spec in tried or (key is not None and cand.key != key):
-                continue
-            tried.add(cand.spec)
-            if cand.skip_reason:
-                if cand.entry is not None or key is None:  # "no file" only matters for whole backends
-                    notes.append(f"skipped {cand.spec}: {cand.skip_reason}")
-                continue
-            if dev is not None and cand.runner_cls is not None and cand.runner_cls.device != dev:
-                notes.append(f"skipped {cand.spec}: runs on {cand.runner_cls.device}, device={dev} requested")
-                continue
-            try:
-                runner = _start(root, manifest, cand, threads, options)
-            except (BackendUnavailableError, MissingDependencyError) as exc:
-                notes.append(f"skipped {cand.spec}: failed to start ({exc})")
-                continue
-            if sel_spec and spec != sel_spec:
-                notes.insert(0, f"manifest selection '{sel_spec}' is not usable here")
-            return cand, runner, [f"picked by auto: {reason}", *notes]
-    raise BackendUnavailableError(
-        "no backend can run this artifact here (" + "; ".join(notes[:6]) + "); install onnxruntime"
-    )
-
-
-def _selection_spec(manifest: Manifest) -> str | None:
-    """The benchmark's recorded choice as a spec, or None (absent or malformed)."""
-    sel = manifest.selection
-    if sel is None or not sel.backend:
-        return None
-    spec = sel.backend
-    if ":" not in spec and sel.file:
-        entry = next((e for e in manifest.files if e.path == sel.file), None)
-        if entry is not None:
-            spec = f"{spec}:{entry.key}"
-    try:
-        parse_spec(spec)
-    except ResNetDeployError:
-        return None
-    return spec
 
 
 def _read_labels(root: Path, manifest: Manifest) -> list[str] | None:

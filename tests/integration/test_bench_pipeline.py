@@ -113,8 +113,8 @@ def test_runtime_auto_uses_the_selection(benched: SimpleNamespace, tmp_path: Pat
     with load(art, backend="auto", threads=1) as pred:
         assert pred.backend == benched.report.selection["backend"]
     update_manifest(art, lambda m: setattr(m, "selection", None))
-    with load(art, backend="auto", threads=1) as pred:
-        default = pred.backend  # auto's fixed preference order
+    with load(art, backend="auto", threads=1, probe=False) as pred:
+        default = pred.backend  # auto's fixed preference order (no timed probe)
         assert "fixed preference" in pred.explain()
     # the selection code itself, on the rows auto would not pick first (plain CPU runners only)
     plain = {"onnxruntime:fp32", "onnxruntime:int8-cpu", "openvino:fp32", "openvino:int8-cpu"} - {default}

@@ -81,7 +81,8 @@ EXPECTED: dict[str, Any] = {
               "peer_comparison": {"speedup": 1.2}, "harness_overhead_pct": 0.4},
     "selection": {"backend": "onnxruntime:int8-cpu", "strategy": "min-latency", "file": "model.int8-cpu.onnx",
                   "max_drop": 0.5, "reason": "fastest", "metrics": {"p50_ms": 0.5, "top1": None}, "threads": 2,
-                  "created_at": "2026-01-04T00:00:00+00:00"},
+                  "created_at": "2026-01-04T00:00:00+00:00",
+                  "host": {"cpu_model": "Test CPU", "cpu_family_model": "6/143", "cpu_flags": ["avx2"]}},
     "toolchain": {"python": "3.11.7", "onnx": "1.23.2"},
     "created_at": "2026-01-05T00:00:00+00:00",
 }
@@ -116,7 +117,8 @@ def full_manifest() -> Manifest:
                             "tensorrt:fp32": BenchRowSummary("skipped", reason="no GPU")},
                            {"speedup": 1.2}, 0.4),
         selection=Selection("onnxruntime:int8-cpu", "min-latency", "model.int8-cpu.onnx", 0.5, "fastest",
-                            {"p50_ms": 0.5, "top1": None}, 2, "2026-01-04T00:00:00+00:00"),
+                            {"p50_ms": 0.5, "top1": None}, 2, "2026-01-04T00:00:00+00:00",
+                            {"cpu_model": "Test CPU", "cpu_family_model": "6/143", "cpu_flags": ["avx2"]}),
         toolchain={"python": "3.11.7", "onnx": "1.23.2"},
         created_at="2026-01-05T00:00:00+00:00",
     )

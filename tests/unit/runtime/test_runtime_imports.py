@@ -41,7 +41,7 @@ print(json.dumps({"backend": used, "top": [p.indices for p in preds], "heavy": h
     [
         ("onnxruntime", "onnxruntime:int8-cpu"),
         ("openvino:fp32", "openvino:fp32"),
-        ("auto", "onnxruntime:int8-cpu"),
+        ("auto", "onnxruntime:int8-cpu|openvino:int8-cpu"),  # the probe at load picks the faster one here
     ],
 )
 def test_runtime_without_torch_or_tensorrt(artifact_dir: Path, tmp_path: Path, backend: str, expected: str) -> None:
@@ -53,7 +53,7 @@ def test_runtime_without_torch_or_tensorrt(artifact_dir: Path, tmp_path: Path, b
     )
     assert res.returncode == 0, res.stderr[-2000:]
     out = json.loads(res.stdout.strip().splitlines()[-1])
-    assert out["backend"] == expected
+    assert out["backend"] in expected.split("|")
     assert out["heavy"] == []
     assert len(out["top"]) == 2 and out["top"][0] == out["top"][1]  # bytes and path agree
     assert "not installed" in out["skipped"]["torch"]

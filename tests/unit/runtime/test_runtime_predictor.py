@@ -121,7 +121,7 @@ def test_shared_predictor_is_thread_safe(artifact_dir: Path, test_batch, spec: s
 
 
 def test_auto_uses_fixed_preference(artifact_dir: Path, gpu_missing: str | None) -> None:
-    with load(artifact_dir) as p:
+    with load(artifact_dir, probe=False) as p:  # the probe's own tests: test_runtime_auto.py
         if gpu_missing is not None:  # the conftest probe says no GPU: CPU INT8 comes first
             assert p.backend == "onnxruntime:int8-cpu"
         else:  # a GPU backend (earlier in AUTO_ORDER) may win; never anything after CPU INT8
@@ -146,7 +146,7 @@ def test_auto_honours_manifest_selection(artifact_copy: Path) -> None:
 
 def test_unusable_selection_falls_back_with_a_note(artifact_copy: Path) -> None:
     update_manifest(artifact_copy, lambda m: setattr(m, "selection", Selection(backend="tensorrt:int8-tensorrt")))
-    with load(artifact_copy) as p:
+    with load(artifact_copy, probe=False) as p:
         assert p.backend == "onnxruntime:int8-cpu"
         assert "selection 'tensorrt:int8-tensorrt' is not usable here" in p.explain()
 
@@ -161,7 +161,7 @@ def test_auto_skips_a_backend_that_fails_to_start(artifact_copy: Path) -> None:
         m.replace_file(make_entry(artifact_copy, entry.path, "onnx", "int8", "cpu"))
 
     update_manifest(artifact_copy, corrupt)
-    with load(artifact_copy) as p:
+    with load(artifact_copy, probe=False) as p:
         # int8-cpu fails on ORT and OpenVINO; what follows in AUTO_ORDER runs
         assert p.backend in ("openvino:int8-tensorrt", "onnxruntime:fp32")
         assert "onnxruntime:int8-cpu: failed to start" in p.explain()
