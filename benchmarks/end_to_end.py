@@ -76,9 +76,9 @@ def validate(args: argparse.Namespace) -> None:
     from resnet_deploy.checks import check_int, check_number
     from resnet_deploy.errors import ConfigError
 
-    for name in ("input_size", "calib_size", "rounds", "images", "batch", "clients", "ceiling_rounds",
-                 "ceiling_per_round"):
+    for name in ("input_size", "calib_size", "rounds", "images", "clients", "ceiling_rounds", "ceiling_per_round"):
         check_int(getattr(args, name), f"--{name.replace('_', '-')}", hint="pass a positive whole number")
+    check_int(args.batch, "--batch", minimum=2, hint="pass e.g. 16 (batch 1 is always timed for latency)")
     check_int(args.threads, "--threads", allow_none=True, hint="pass e.g. 2, or leave it out for every core")
     for name in ("seconds", "e2e_seconds"):
         check_number(getattr(args, name), f"--{name.replace('_', '-')}", minimum=0, exclusive_minimum=True,
