@@ -128,9 +128,15 @@ def make_photo_set(out_dir: Path, n: int) -> list[Path]:
     Stand-in until ``resnet_deploy.data.photos`` lands (helper "decode"); swap at merge.
     """
     import numpy as np
-    from skimage import data as skdata
 
     from resnet_deploy.data import sample_arrays
+    from resnet_deploy.errors import MissingDependencyError
+
+    try:
+        from skimage import data as skdata
+    except ImportError as exc:
+        raise MissingDependencyError("scikit-image is not installed (its package data are the real photographs "
+                                     "of this benchmark); install it with: pip install scikit-image") from exc
 
     out_dir.mkdir(parents=True, exist_ok=True)
     samples = sample_arrays("eval")[0]
@@ -201,7 +207,7 @@ def inference_part(arch: str, art: Path, args: argparse.Namespace, work: Path, i
         def run(batches: list[int]) -> dict[int, float]:
             got = iso.add(unit, in_fresh_process(infer_side, str(art), spec, peer, args.threads, batches, plan))
             for bs, (_, n) in got.items():
-                noise[bs].append(n)
+                noise[bs].append(dict(n, side="peer" if peer is not None else "ours"))
             return {bs: v for bs, (v, _) in got.items()}
         return run
 
@@ -286,7 +292,7 @@ def ceiling_part(arch: str, art: Path, inference: dict[str, Any], args: argparse
     lat = inference.get("latency") or {}
     out = {"arch": arch, "runtime": runtime, "rate_gmacs": best["best_gmacs_per_s"], "gmacs": gmacs,
            "per_runtime": data["runtimes"], "host_class": host_class(),
-           "noise": [noise.to_dict() if noise else {}, *(lat.get("noise") or [])]}
+           "noise": [noise.to_dict() if noise else {}, *[n for n in lat.get("noise") or [] if n.get("side") == "ours"]]}
     if not lat.get("ours") or not gmacs:
         return dict(out, error="no batch-1 rounds of ours, or no GMACs in the manifest")
     p50 = statistics.median(lat["ours"])
@@ -310,7 +316,7 @@ def run(args: argparse.Namespace, ui: Any) -> dict[str, Any]:
     parts = set(args.part_list) | ({"inference"} if "ceiling" in args.part_list else set())
     notes: list[str] = []
     results: dict[str, Any] = {
-        "machine_line": machine_line(), "machine": machine_info(), "date": dt.datetime.now(dt.UTC).isoformat(),
+        "machine_line": machine_line(), "machine": machine_info(), "date": dt.datetime.now(dt.timezone.utc).isoformat(),
         "command": " ".join(["python", *sys.argv]), "notes": notes,
         "config": {"threads": args.threads, "rounds": args.rounds, "seconds": args.e2e_seconds,
                    "timing": f"warm-up 10, {args.seconds:g} s per side and batch", "images": args.images,
