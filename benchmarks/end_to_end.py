@@ -52,6 +52,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--artifacts", type=Path, help="folder with one INT8 artifact per model (DIR/<model>), read only")
     p.add_argument("--input-size", type=int, default=224, help="when building artifacts (default 224)")
     p.add_argument("--calib-size", type=int, default=512, help="calibration images when building (default 512)")
+    p.add_argument("--targets", help="INT8 targets when building (default: quantize's default, every per-runtime file)")
     p.add_argument("--rounds", type=int, default=6, help="paired inference-only rounds vs NNCF (default 6)")
     p.add_argument("--seconds", type=float, default=2.0, help="timed seconds per side, batch and round (default 2)")
     p.add_argument("--e2e-seconds", type=float, default=15.0, help="timed seconds per end-to-end window (default 15)")
@@ -155,16 +156,20 @@ def make_photo_set(out_dir: Path, n: int) -> list[Path]:
 # -- artifacts (built in a fresh process) -------------------------------------------------------
 
 
-def build_artifact(arch: str, size: int, calib: int, out: str) -> str:
-    """Child: export ONNX (random init: speed does not depend on weights) + INT8 on the sample set."""
+def build_artifact(arch: str, size: int, calib: int, out: str, targets: str | None) -> str:
+    """Child: export ONNX (random init: speed does not depend on weights) + INT8 on the sample set.
+
+    ``targets`` None keeps ``QuantizeConfig``'s default, so every per-runtime INT8 file it makes is there.
+    """
     from resnet_deploy.export.config import ExportConfig
     from resnet_deploy.export.pipeline import export_artifact
     from resnet_deploy.quantize.config import QuantizeConfig
     from resnet_deploy.quantize.pipeline import quantize_artifact
 
     export_artifact(ExportConfig(arch=arch, input_size=size, formats=("onnx",), out=Path(out), force=True))
-    quantize_artifact(Path(out), QuantizeConfig(calib_data="sample", calib_size=calib, targets=("cpu",),
-                                                eval_size=min(calib, 200)))
+    extra: dict[str, Any] = {"targets": targets} if targets else {}
+    quantize_artifact(Path(out), QuantizeConfig(calib_data="sample", calib_size=calib, eval_size=min(calib, 200),
+                                                **extra))
     return out
 
 
@@ -177,7 +182,7 @@ def artifacts(args: argparse.Namespace, work: Path, ui: Any) -> dict[str, Path]:
     for m in args.model_list:
         with ui.status(f"{m}: export + INT8 ({args.input_size} px, {args.calib_size} sample images), fresh process"):
             out[m] = Path(in_fresh_process(build_artifact, m, args.input_size, args.calib_size,
-                                           str(work / m)).value)
+                                           str(work / m), args.targets).value)
     return out
 
 
@@ -215,7 +220,7 @@ def inference_part(arch: str, art: Path, args: argparse.Namespace, work: Path, i
         metrics = paired_rounds(side(f"{arch} ours inference ({spec})", spec, None),
                                 side(f"{arch} OpenVINO+NNCF inference", None, peer),
                                 [1, args.batch], args.rounds, on_round=lambda: advance(1))
-    out: dict[str, Any] = {"ours_spec": spec, "peer_info": peer.info}
+    out: dict[str, Any] = {"ours_spec": spec, "peer_info": peer.info, "batch": args.batch}
     for key, m in metrics.items():
         out[key] = dict(m.summary(), noise=noise[m.batch])
     return out
@@ -320,7 +325,8 @@ def run(args: argparse.Namespace, ui: Any) -> dict[str, Any]:
         "command": " ".join(["python", *sys.argv]), "notes": notes,
         "config": {"threads": args.threads, "rounds": args.rounds, "seconds": args.e2e_seconds,
                    "timing": f"warm-up 10, {args.seconds:g} s per side and batch", "images": args.images,
-                   "batch": args.batch, "clients": args.clients, "backend": args.backend, "parts": sorted(parts)}}
+                   "batch": args.batch, "clients": args.clients, "backend": args.backend, "parts": sorted(parts),
+                   "main_model": args.model_list[-1]}}
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="end_to_end-"))
     work.mkdir(parents=True, exist_ok=True)
     iso, main = Isolation(), args.model_list[-1]

@@ -56,8 +56,9 @@ def worst_noise(noises: list[dict[str, Any]]) -> tuple[float | None, bool]:
 def inference_targets(results: dict[str, Any]) -> list[Target]:
     out = []
     for arch, part in (results.get("inference") or {}).items():
+        batch = part.get("batch") or results.get("config", {}).get("batch")
         for key, bound, op, what in (("latency", LATENCY_RATIO_MAX, "<=", "batch-1 p50"),
-                                     ("throughput", THROUGHPUT_RATIO_MIN, ">=", "batch-16 images/s")):
+                                     ("throughput", THROUGHPUT_RATIO_MIN, ">=", f"batch-{batch} images/s")):
             m = part.get(key)
             name = f"{arch} INT8 {what}, {part.get('ours_spec')} / OpenVINO+NNCF"
             if not m:
@@ -75,22 +76,30 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b else None
 
 
+NOT_RUN = {"error": "not run (not in --parts)"}
+
+
+def _part(results: dict[str, Any], key: str) -> dict[str, Any]:
+    return results[key] or {} if key in results else NOT_RUN
+
+
 def e2e_targets(results: dict[str, Any]) -> list[Target]:
-    e2e = results.get("e2e") or {}
+    e2e = _part(results, "e2e")
     ours, base = e2e.get("ours") or {}, e2e.get("baseline") or {}
-    arch = e2e.get("arch", "?")
+    arch = e2e.get("arch") or results.get("config", {}).get("main_model", "?")
     out = []
     for key, metric, bound, op, what in (("throughput", "images_per_s", E2E_THROUGHPUT_MIN, ">=",
-                                          f"batch-{e2e.get('batch', '?')} images/s"),
+                                          f"batch-{e2e.get('batch') or results.get('config', {}).get('batch')} images/s"),
                                          ("latency", "p50_ms", E2E_LATENCY_MAX, "<=", "batch-1 p50")):
         a, b = (ours.get(key) or {}), (base.get(key) or {})
         value = _ratio(a.get(metric), b.get(metric))
         detail = (f"ours {a.get(metric, float('nan')):.2f} vs baseline {b.get(metric, float('nan')):.2f} "
-                  f"{'images/s' if metric == 'images_per_s' else 'ms'}") if value is not None else e2e.get("error", "")
+                  f"{'images/s' if metric == 'images_per_s' else 'ms'}") if value is not None \
+            else e2e.get("error", "")
         noisy = worst_noise([a.get("noise") or {}, b.get("noise") or {}])[1]
         out.append(judge(f"{arch} INT8 JPEG->top-5 {what}, Predictor.predict / PIL+numpy+OpenVINO+NNCF",
                          value, bound, op, detail, noisy))
-    serve = results.get("serve") or {}
+    serve = _part(results, "serve")
     ours_tp = (ours.get("throughput") or {}).get("images_per_s")
     value = _ratio(serve.get("images_per_s"), ours_tp)
     detail = (f"serve {serve['images_per_s']:.2f} images/s over HTTP, {serve['clients']} clients, "
@@ -103,12 +112,13 @@ def e2e_targets(results: dict[str, Any]) -> list[Target]:
 
 
 def ceiling_target(results: dict[str, Any]) -> Target:
-    c = results.get("ceiling") or {}
+    c = _part(results, "ceiling")
     share, detail = c.get("share"), c.get("error", "")
+    arch = c.get("arch") or results.get("config", {}).get("main_model", "?")
     if share is not None:
         detail = (f"floor {c['floor_ms']:.2f} ms ({c['gmacs']} GMACs at {c['rate_gmacs']:.0f} GMAC/s, best of "
                   f"{c['runtime']}) vs our p50 {c['p50_ms']:.2f} ms; {c.get('host_class', '')}")
-    return judge(f"{c.get('arch', '?')} INT8 batch-1 share of the host's INT8 ceiling", share,
+    return judge(f"{arch} INT8 batch-1 share of the host's INT8 ceiling", share,
                  CEILING_SHARE_MIN, ">=", detail, bool(c.get("noisy")))
 
 

@@ -44,7 +44,7 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     export_artifact(ExportConfig(arch=sm.arch, weights=sm.checkpoint, num_classes=sm.num_classes,
                                  input_size=sm.input_size, preprocessing=sm.preprocessing, formats=("onnx",),
                                  out=art))
-    quantize_artifact(art, QuantizeConfig(calib_size=16, eval_size=16, targets=("cpu",)))
+    quantize_artifact(art, QuantizeConfig(calib_size=16, eval_size=16))  # every default INT8 file
     out = tmp_path_factory.mktemp("e2e_out") / "end_to_end.md"
     proc = _run("--artifacts", str(arts), "--models", "demo", "--rounds", "2", "--seconds", "0.1",
                 "--e2e-seconds", "0.3", "--images", "3", "--batch", "2", "--clients", "2",
