@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent
 DEFAULT_OUT = ROOT / "results" / "end_to_end.md"
 PARTS = ("inference", "e2e", "serve", "ceiling")
 CAMERA_SIZES = ((640, 480), (1280, 960), (1600, 1200), (2048, 1536), (3264, 2448), (4000, 3000))
-SKIMAGE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle_left", "hubble_deep_field",
+SKIMAGE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "camera", "hubble_deep_field",
                   "immunohistochemistry", "retina")
 
 
