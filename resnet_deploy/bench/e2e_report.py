@@ -148,6 +148,24 @@ def figure_noises(results: dict[str, Any]) -> list[list[dict[str, Any]]]:
     return out
 
 
+def profile_lines(e2e: dict[str, Any]) -> list[str]:
+    """Where the end-to-end time goes per side (one untimed pass after the windows; ``stage_profile``)."""
+    rows = []
+    for side, name in (("ours", "Predictor.predict (exact-path stages)"), ("baseline", "PIL+numpy+OpenVINO+NNCF")):
+        d = e2e.get(side) or {}
+        prof, tput = d.get("profile") or {}, d.get("throughput") or {}
+        if "infer_ms_per_batch" not in prof or "mean_ms" not in tput:
+            continue
+        rows.append(f"| {name} | {tput['mean_ms']:.1f} | {prof['decode_preprocess_ms_per_image']:.2f} "
+                    f"| {prof['infer_ms_per_batch']:.1f} |")
+    if not rows:
+        return []
+    return ["", f"Where the end-to-end time goes (batch {e2e.get('batch')}; stages from one untimed pass after "
+            "the timed windows, decode+preprocess serial):", "",
+            "| side | per batch, timed (ms) | decode+preprocess per image (ms) | inference per batch (ms) |",
+            "|---|---:|---:|---:|", *rows]
+
+
 def render_markdown(results: dict[str, Any], targets: list[Target]) -> str:
     """The committed result page: host line, every figure with its target, verdict and noise."""
     cfg = results.get("config", {})
@@ -165,6 +183,7 @@ def render_markdown(results: dict[str, Any], targets: list[Target]) -> str:
         shown = "n/a" if t.value is None else f"{t.value:.3f}"
         lines.append(f"| {i} | {t.name} | {shown} | {t.op} {t.bound:g} | {t.status} | {_noise_cell(noises)} "
                      f"| {t.detail} |")
+    lines += profile_lines(results.get("e2e") or {})
     lines += ["", "Where each side ran (every process spawned fresh for its unit):", ""]
     for unit in results.get("isolation", []):
         pids = unit["pids"]

@@ -80,6 +80,8 @@ def test_paired_rounds_and_noise_are_recorded_per_window(ran: SimpleNamespace) -
     for side in ("ours", "baseline"):
         assert e2e[side]["throughput"]["batch"] == 2 and e2e[side]["latency"]["batch"] == 1
         assert "noisy" in e2e[side]["throughput"]["noise"]
+        prof = e2e[side]["profile"]  # where the time goes: decode+preprocess vs inference
+        assert prof["batch"] == 2 and prof["decode_preprocess_ms_per_image"] > 0 and prof["infer_ms_per_batch"] > 0
     serve = ran.record["serve"]
     assert serve["errors"] == 0 and serve["requests"] >= 8 and serve["clients"] == 2
     assert serve["backend"] == e2e["ours"]["backend"]  # serve and Predictor run the same file
@@ -111,7 +113,7 @@ def test_markdown_has_the_host_line_and_one_row_per_figure(ran: SimpleNamespace)
     assert len(rows) == 6
     for line, t in zip(rows, ran.record["targets"], strict=True):
         assert t["name"] in line and t["status"] in line
-    assert "heavy runtimes loaded" in md
+    assert "heavy runtimes loaded" in md and "Where the end-to-end time goes" in md
 
 
 def test_a_bad_option_is_one_line_and_exit_2(tmp_path: Path) -> None:

@@ -20,14 +20,15 @@ def _paired(ratios: list[float], lower: bool, noise: dict[str, Any] = QUIET) -> 
 
 
 def _results(**over: Any) -> dict[str, Any]:
-    window = {"images_per_s": 40.0, "p50_ms": 30.0, "noise": QUIET}
+    window = {"images_per_s": 40.0, "p50_ms": 30.0, "mean_ms": 400.0, "noise": QUIET}
     base = {"images_per_s": 10.0, "p50_ms": 100.0, "noise": QUIET}
     res = {
         "machine_line": "CPU X, 2 logical CPUs", "config": {"threads": 2, "rounds": 6},
         "inference": {"resnet50": {"ours_spec": "openvino:int8-openvino", "batch": 16,
                                    "latency": _paired([0.95, 0.96, 0.94, 0.95, 0.96, 1.01], True),
                                    "throughput": _paired([1.05, 1.04, 1.06, 0.98, 0.99, 1.05], False)}},
-        "e2e": {"arch": "resnet50", "batch": 16, "ours": {"throughput": window, "latency": window},
+        "e2e": {"arch": "resnet50", "batch": 16, "ours": {"throughput": window, "latency": window, "profile": {
+            "decode_preprocess_ms_per_image": 12.5, "infer_ms_per_batch": 150.0}},
                 "baseline": {"throughput": base, "latency": base}},
         "serve": {"images_per_s": 36.0, "clients": 8, "errors": 0, "noise": QUIET},
         "ceiling": {"arch": "resnet50", "share": 0.93, "floor_ms": 9.1, "gmacs": 4.09, "rate_gmacs": 447.0,
@@ -69,6 +70,7 @@ def test_markdown_rows_follow_the_targets() -> None:
     rows = [line for line in md.splitlines() if line.startswith("| ") and line[2].isdigit()]
     assert len(rows) == len(targets) == 6
     assert "- host: CPU X" in md and "2 processes (pid 11, 12)" in md
+    assert "| Predictor.predict (exact-path stages) | 400.0 | 12.50 | 150.0 |" in md  # the profile row
 
 
 def test_server_cpu_counts_as_ours_not_as_noise() -> None:
