@@ -16,7 +16,7 @@ Images: camera-sized JPEGs (640-4000 px) of the built-in sample renderings and
 scikit-image's photographs. Artifacts are exported + quantised here (224 px,
 built-in calibration data) unless --artifacts names a folder with one per model.
 
-    python benchmarks/end_to_end.py                       # full run, quiet machine (~25 min on 2 cores)
+    python benchmarks/end_to_end.py --check               # full run, quiet machine (~15-20 min on 2 cores)
     python benchmarks/end_to_end.py --artifacts /tmp/suite_work
     python benchmarks/end_to_end.py --models resnet18 --input-size 64 --rounds 1 --seconds 0.2 \\
         --e2e-seconds 0.5 --images 4 --calib-size 8 --ceiling-rounds 1 --out /tmp/e2e.md   # smoke
