@@ -132,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--per-round", type=int, default=25)
     p.add_argument("--runtimes", default="onnxruntime,openvino")
     p.add_argument("--out", type=Path, default=None, help="write the Markdown here")
+    p.add_argument("--json", type=Path, default=None,
+                   help="also write the ceiling per runtime as JSON here (benchmarks/end_to_end.py reads it)")
     args = p.parse_args(argv)
     makers = {"onnxruntime": ort_call, "openvino": ov_call}
     runtimes = [r for r in args.runtimes.split(",") if r]
@@ -171,7 +173,22 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if args.out:
         args.out.write_text(text)
+    if args.json:
+        write_ceiling_json(args.json, best, args.threads)
     return 0
+
+
+def write_ceiling_json(path: Path, best: dict[str, tuple[float, float]], threads: int) -> None:
+    """Best INT8/FP32 speed-up and best INT8 rate per runtime, plus the ResNet-50 floor it implies."""
+    import json
+
+    from resnet_deploy.atomic import write_text_atomic
+
+    data = {"threads": threads, "machine": machine_line(), "resnet50_gmacs": RESNET50_GMACS,
+            "runtimes": {rt: {"best_speedup": round(s, 3), "best_gmacs_per_s": round(r, 1),
+                              "resnet50_floor_ms": round(RESNET50_GMACS / r * 1e3, 3)}
+                         for rt, (s, r) in best.items()}}
+    write_text_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -98,6 +98,7 @@ class _Job:
     outputs: Sequence[str] | None
     check: Callable[[Any], bool] | None
     timeout_s: float
+    cycle: Sequence[Sequence[RequestInput]] = ()  # request variants the clients take turns through
 
 
 @dataclass
@@ -139,16 +140,22 @@ def run_load(
     outputs: Sequence[str] | None = None,
     check: Callable[[Any], bool] | None = None,
     timeout_s: float = 60.0,
+    cycle: Sequence[Sequence[RequestInput]] = (),
 ) -> LoadResult:
-    """Run the load; ``address`` is ``host:port`` of the chosen protocol's endpoint."""
+    """Run the load; ``address`` is ``host:port`` of the chosen protocol's endpoint.
+
+    ``cycle``: request variants (e.g. one per image of a photo set) that replace ``inputs``;
+    client i sends variant i, i+1, ... in turn, so every variant is sent as often.
+    """
     check_int(clients, "clients", hint="pass e.g. 4")
     check_int(requests_per_client, "requests per client", hint="pass e.g. 100")
     mod = _client_module(protocol)
-    job = _Job(address, model, inputs, protocol, requests_per_client, warmup_per_client, outputs, check, timeout_s)
+    job = _Job(address, model, inputs, protocol, requests_per_client, warmup_per_client, outputs, check, timeout_s,
+               tuple(cycle))
     tally = _Tally()
     start = threading.Barrier(clients + 1)
     threads = [
-        threading.Thread(target=_client_worker, args=(mod, job, tally, start), name=f"load-{i}", daemon=True)
+        threading.Thread(target=_client_worker, args=(mod, job, tally, start, i), name=f"load-{i}", daemon=True)
         for i in range(clients)
     ]
     for t in threads:
@@ -159,7 +166,8 @@ def run_load(
     for t in threads:
         t.join()
     seconds = time.perf_counter() - t_start
-    n_items = int(inputs[0].data.shape[0]) if inputs and inputs[0].data.ndim else 1
+    first = job.cycle[0] if job.cycle else inputs
+    n_items = int(first[0].data.shape[0]) if first and first[0].data.ndim else 1
     return LoadResult(
         protocol=protocol, model=model, clients=clients, requests=clients * requests_per_client,
         errors=tally.errors, seconds=seconds, items_per_request=n_items, latencies_ms=tally.latencies,
@@ -167,35 +175,38 @@ def run_load(
     )
 
 
-def _client_worker(mod: Any, job: _Job, tally: _Tally, start: threading.Barrier) -> None:
+def _client_worker(mod: Any, job: _Job, tally: _Tally, start: threading.Barrier, index: int = 0) -> None:
     """One client: connect, warm up (untimed), wait for the others, then send its timed requests."""
     kwargs = {"network_timeout": job.timeout_s, "connection_timeout": job.timeout_s} if job.protocol == "http" else {}
     try:
         client = mod.InferenceServerClient(job.address, **kwargs)
-        reqs = _make_inputs(mod, job.inputs)
+        variants = [_make_inputs(mod, v) for v in job.cycle] or [_make_inputs(mod, job.inputs)]
+        variants = variants[index % len(variants):] + variants[: index % len(variants)]
         outs = [mod.InferRequestedOutput(n) for n in job.outputs] if job.outputs else None
     except Exception as exc:  # a client that cannot start fails all its requests
         tally.void(job.requests_per_client, exc)
         start.abort()
         return
-    for _ in range(job.warmup_per_client):  # not timed, not counted
+    for i in range(job.warmup_per_client):  # not timed, not counted
         with contextlib.suppress(Exception):
-            _call(client, job.model, reqs, outs, job.protocol, job.timeout_s)
+            _call(client, job.model, variants[i % len(variants)], outs, job.protocol, job.timeout_s)
     try:
         start.wait(timeout=job.timeout_s)
     except threading.BrokenBarrierError:  # another client could not start: the run is void
         tally.void(job.requests_per_client)
         client.close()
         return
-    mine = _timed_requests(client, reqs, outs, job, tally)
+    mine = _timed_requests(client, variants, outs, job, tally)
     client.close()
     tally.add_latencies(mine)
 
 
-def _timed_requests(client: Any, reqs: list[Any], outs: list[Any] | None, job: _Job, tally: _Tally) -> list[float]:
+def _timed_requests(client: Any, variants: list[list[Any]], outs: list[Any] | None, job: _Job,
+                    tally: _Tally) -> list[float]:
     """Send the client's share back to back; returns the latencies (ms) of the calls that answered."""
     mine: list[float] = []
-    for _ in range(job.requests_per_client):
+    for j in range(job.requests_per_client):
+        reqs = variants[j % len(variants)]
         t0 = time.perf_counter()
         try:
             result = _call(client, job.model, reqs, outs, job.protocol, job.timeout_s)

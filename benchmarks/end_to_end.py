@@ -1,0 +1,395 @@
+"""Issue 15, point 5 in one run: resnet-deploy against OpenVINO+NNCF, inference only and JPEG bytes -> top-5.
+
+Every timed unit runs alone in a fresh spawned process (``bench.worker``), with
+the CPU other processes used during its window beside it (``bench.noise``):
+
+1. inference only, each model INT8 at batch 1 and 16: paired rounds of our best
+   OpenVINO INT8 file against the NNCF-quantised model (``bench.paired``);
+2. end to end on the main (last) model: ``Predictor.predict`` on JPEG bytes
+   against what an OpenVINO+NNCF user writes (PIL + numpy + the compiled NNCF
+   model, one Python thread; ``bench.e2e_sides.UserBaseline``);
+3. the same through ``serve``'s image model over HTTP, N concurrent clients;
+4. the main model's batch-1 latency as a share of the host's INT8 ceiling
+   (``benchmarks/int8_ceiling.py``, the best INT8 convolution rate of any runtime).
+
+Images: camera-sized JPEGs (640-4000 px) of the built-in sample renderings and
+scikit-image's photographs. Artifacts are exported + quantised here (224 px,
+built-in calibration data) unless --artifacts names a folder with one per model.
+
+    python benchmarks/end_to_end.py --check               # full run, quiet machine (~15-20 min on 2 cores)
+    python benchmarks/end_to_end.py --artifacts /tmp/suite_work
+    python benchmarks/end_to_end.py --models resnet18 --input-size 64 --rounds 1 --seconds 0.2 \\
+        --e2e-seconds 0.5 --images 4 --calib-size 8 --ceiling-rounds 1 --out /tmp/e2e.md   # smoke
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from resnet_deploy.bench.e2e_sides import Isolation, guarded
+
+ROOT = Path(__file__).resolve().parent
+DEFAULT_OUT = ROOT / "results" / "end_to_end.md"
+PARTS = ("inference", "e2e", "serve", "ceiling")
+CAMERA_SIZES = ((640, 480), (1280, 960), (1600, 1200), (2048, 1536), (3264, 2448), (4000, 3000))
+SKIMAGE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "camera", "hubble_deep_field",
+                  "immunohistochemistry", "retina")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    p.add_argument("--models", default="resnet18,resnet50", help="comma-separated; the LAST is the main model")
+    p.add_argument("--artifacts", type=Path, help="folder with one INT8 artifact per model (DIR/<model>), read only")
+    p.add_argument("--input-size", type=int, default=224, help="when building artifacts (default 224)")
+    p.add_argument("--calib-size", type=int, default=512, help="calibration images when building (default 512)")
+    p.add_argument("--targets", help="INT8 targets when building (default: quantize's default, every per-runtime file)")
+    p.add_argument("--rounds", type=int, default=6, help="paired inference-only rounds vs NNCF (default 6)")
+    p.add_argument("--seconds", type=float, default=2.0, help="timed seconds per side, batch and round (default 2)")
+    p.add_argument("--e2e-seconds", type=float, default=15.0, help="timed seconds per end-to-end window (default 15)")
+    p.add_argument("--images", type=int, default=32, help="camera-sized JPEGs in the set (default 32)")
+    p.add_argument("--batch", type=int, default=16, help="end-to-end throughput batch (default 16)")
+    p.add_argument("--clients", type=int, default=8, help="concurrent HTTP clients for serve (default 8)")
+    p.add_argument("--backend", default="auto", help="Predictor/serve backend for the end-to-end figures (default auto)")
+    p.add_argument("--threads", type=int, help="threads for every runtime (default: every usable core)")
+    p.add_argument("--ceiling-rounds", type=int, default=8, help="int8_ceiling.py rounds (default 8)")
+    p.add_argument("--ceiling-per-round", type=int, default=25, help="int8_ceiling.py calls per round (default 25)")
+    p.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="Markdown result (JSON beside it, .json)")
+    p.add_argument("--work-dir", type=Path, help="scratch folder for images, artifacts, peer IR (default: temp)")
+    p.add_argument("--check", action="store_true", help="exit 1 when a target fails")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    p.add_argument("--json", action="store_true", help="print the JSON result on stdout")
+    return p.parse_args(argv)
+
+
+def validate(args: argparse.Namespace) -> None:
+    """User mistakes -> one ConfigError line (exit 2), before anything is built or timed."""
+    from resnet_deploy.checks import check_int, check_number
+    from resnet_deploy.errors import ConfigError
+
+    for name in ("input_size", "calib_size", "rounds", "images", "clients", "ceiling_rounds", "ceiling_per_round"):
+        check_int(getattr(args, name), f"--{name.replace('_', '-')}", hint="pass a positive whole number")
+    check_int(args.batch, "--batch", minimum=2, hint="pass e.g. 16 (batch 1 is always timed for latency)")
+    check_int(args.threads, "--threads", allow_none=True, hint="pass e.g. 2, or leave it out for every core")
+    for name in ("seconds", "e2e_seconds"):
+        check_number(getattr(args, name), f"--{name.replace('_', '-')}", minimum=0, exclusive_minimum=True,
+                     hint="pass e.g. 2")
+    args.model_list = [m.strip() for m in args.models.split(",") if m.strip()]
+    args.part_list = [p.strip() for p in args.parts.split(",") if p.strip()]
+    if not args.model_list:
+        raise ConfigError("--models is empty; pass e.g. resnet18,resnet50")
+    bad = sorted(set(args.part_list) - set(PARTS))
+    if bad or not args.part_list:
+        raise ConfigError(f"unknown --parts {','.join(bad) or '(none)'}; choose from {','.join(PARTS)}")
+    if args.artifacts is not None:
+        for m in args.model_list:
+            if not (args.artifacts / m / "manifest.json").is_file():
+                raise ConfigError(f"--artifacts {args.artifacts} has no {m}/manifest.json; "
+                                  f"pass a folder with one artifact per model, or leave --artifacts out")
+
+
+# -- images ------------------------------------------------------------------------------------
+
+
+def _camera_jpeg(rgb: Any, size: tuple[int, int], path: Path) -> Path:
+    """Centre-crop ``rgb`` (HWC uint8) to the size's aspect, resize (Lanczos), add grain, save as a q90 JPEG."""
+    import numpy as np
+    from PIL import Image
+
+    img = Image.fromarray(rgb).convert("RGB")
+    w, h = img.size
+    tw, th = size if w >= h else size[::-1]
+    if w / h > tw / th:
+        cw, ch = round(h * tw / th), h
+    else:
+        cw, ch = w, round(w * th / tw)
+    left, top = (w - cw) // 2, (h - ch) // 2
+    img = img.crop((left, top, left + cw, top + ch)).resize((tw, th), Image.LANCZOS)
+    # sensor-like grain: an upscaled small picture is too smooth, its JPEG far smaller than a camera's
+    grain = np.random.default_rng(tw * th).normal(0.0, 3.0, (th, tw, 3))
+    img = Image.fromarray(np.clip(np.asarray(img, np.float32) + grain, 0, 255).astype(np.uint8))
+    img.save(path, format="JPEG", quality=90)
+    return path
+
+
+def make_photo_set(out_dir: Path, n: int) -> list[Path]:
+    """``n`` camera-sized JPEGs: alternately a real photograph from scikit-image's package data and
+    a built-in sample rendering (``scripts/make_sample_data.py``'s images), sizes 640x480..4000x3000.
+
+    Stand-in until ``resnet_deploy.data.photos`` lands (helper "decode"); swap at merge.
+    """
+    import numpy as np
+
+    from resnet_deploy.data import sample_arrays
+    from resnet_deploy.errors import MissingDependencyError
+
+    try:
+        from skimage import data as skdata
+    except ImportError as exc:
+        raise MissingDependencyError("scikit-image is not installed (its package data are the real photographs "
+                                     "of this benchmark); install it with: pip install scikit-image") from exc
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    samples = sample_arrays("eval")[0]
+    paths = []
+    for i in range(n):
+        size = CAMERA_SIZES[i % len(CAMERA_SIZES)]
+        if i % 2 == 0:
+            rgb = getattr(skdata, SKIMAGE_PHOTOS[(i // 2) % len(SKIMAGE_PHOTOS)])()
+            rgb = np.stack([rgb] * 3, -1) if rgb.ndim == 2 else rgb[..., :3]
+        else:
+            rgb = samples[(i // 2) % len(samples)]
+        paths.append(_camera_jpeg(np.ascontiguousarray(rgb), size, out_dir / f"photo_{i:03d}.jpg"))
+    return paths
+
+
+# -- artifacts (built in a fresh process) -------------------------------------------------------
+
+
+def build_artifact(arch: str, size: int, calib: int, out: str, targets: str | None) -> str:
+    """Child: export ONNX (random init: speed does not depend on weights) + INT8 on the sample set.
+
+    ``targets`` None keeps ``QuantizeConfig``'s default, so every per-runtime INT8 file it makes is there.
+    """
+    from resnet_deploy.export.config import ExportConfig
+    from resnet_deploy.export.pipeline import export_artifact
+    from resnet_deploy.quantize.config import QuantizeConfig
+    from resnet_deploy.quantize.pipeline import quantize_artifact
+
+    export_artifact(ExportConfig(arch=arch, input_size=size, formats=("onnx",), out=Path(out), force=True))
+    extra: dict[str, Any] = {"targets": targets} if targets else {}
+    quantize_artifact(Path(out), QuantizeConfig(calib_data="sample", calib_size=calib, eval_size=min(calib, 200),
+                                                **extra))
+    return out
+
+
+def artifacts(args: argparse.Namespace, work: Path, ui: Any) -> dict[str, Path]:
+    from resnet_deploy.bench.worker import in_fresh_process
+
+    if args.artifacts is not None:
+        return {m: args.artifacts / m for m in args.model_list}
+    out = {}
+    for m in args.model_list:
+        with ui.status(f"{m}: export + INT8 ({args.input_size} px, {args.calib_size} sample images), fresh process"):
+            out[m] = Path(in_fresh_process(build_artifact, m, args.input_size, args.calib_size,
+                                           str(work / m), args.targets).value)
+    return out
+
+
+# -- the parts -----------------------------------------------------------------------------------
+
+
+def inference_part(arch: str, art: Path, args: argparse.Namespace, work: Path, iso: Isolation,
+                   ui: Any) -> dict[str, Any]:
+    """Paired rounds (``bench.paired.paired_rounds``) at batch 1 and ``--batch``, each side a fresh process."""
+    from resnet_deploy.artifact import load_manifest
+    from resnet_deploy.bench.e2e_sides import infer_side, openvino_int8_spec, peer_ir
+    from resnet_deploy.bench.paired import paired_rounds
+    from resnet_deploy.bench.timing import TimingPlan
+    from resnet_deploy.bench.worker import in_fresh_process
+
+    spec = openvino_int8_spec(load_manifest(art))
+    if spec is None:
+        return {"ours_spec": None, "error": "the artifact has no OpenVINO-runnable INT8 file"}
+    folder = work / f"peer-{arch}"
+    folder.mkdir(parents=True, exist_ok=True)
+    with ui.status(f"{arch}: NNCF quantisation of the FP32 ONNX (the peer), fresh process"):
+        peer = iso.add(f"{arch} NNCF quantisation", in_fresh_process(peer_ir, str(art), str(folder)))
+    plan = TimingPlan(warmup=10, time_budget=args.seconds)
+    noise: dict[int, list[dict[str, Any]]] = {1: [], args.batch: []}
+
+    def side(unit: str, spec: str | None, peer: Any) -> Callable[[list[int]], dict[int, float]]:
+        def run(batches: list[int]) -> dict[int, float]:
+            got = iso.add(unit, in_fresh_process(infer_side, str(art), spec, peer, args.threads, batches, plan))
+            for bs, (_, n) in got.items():
+                noise[bs].append(dict(n, side="peer" if peer is not None else "ours"))
+            return {bs: v for bs, (v, _) in got.items()}
+        return run
+
+    with ui.progress(f"{arch}: inference-only rounds, {spec} vs OpenVINO+NNCF", total=args.rounds) as advance:
+        metrics = paired_rounds(side(f"{arch} ours inference ({spec})", spec, None),
+                                side(f"{arch} OpenVINO+NNCF inference", None, peer),
+                                [1, args.batch], args.rounds, on_round=lambda: advance(1))
+    out: dict[str, Any] = {"ours_spec": spec, "peer_info": peer.info, "batch": args.batch}
+    for key, m in metrics.items():
+        out[key] = dict(m.summary(), noise=noise[m.batch])
+    return out
+
+
+def e2e_part(arch: str, art: Path, photos: list[Path], args: argparse.Namespace, work: Path, iso: Isolation,
+             ui: Any) -> dict[str, Any]:
+    """``Predictor.predict`` and the OpenVINO+NNCF user's pipeline, each alone in a fresh process."""
+    from resnet_deploy.artifact import load_manifest
+    from resnet_deploy.bench.e2e_sides import baseline_side, peer_ir, predictor_side
+    from resnet_deploy.bench.worker import in_fresh_process
+
+    pre = load_manifest(art).preprocessing
+    paths = [str(p) for p in photos]
+    xml = work / f"peer-{arch}" / "peer_int8.xml"
+    if not xml.is_file():
+        xml.parent.mkdir(parents=True, exist_ok=True)
+        with ui.status(f"{arch}: NNCF quantisation of the FP32 ONNX (the peer), fresh process"):
+            iso.add(f"{arch} NNCF quantisation", in_fresh_process(peer_ir, str(art), str(xml.parent)))
+    out: dict[str, Any] = {"arch": arch, "batch": args.batch}
+    with ui.status(f"{arch}: Predictor.predict on JPEG bytes (backend {args.backend}), fresh process"):
+        out["ours"] = iso.add(f"{arch} Predictor.predict end to end",
+                              in_fresh_process(predictor_side, str(art), args.backend, args.threads, paths,
+                                               args.batch, args.e2e_seconds))
+    pre_d = {"resize": pre.resize, "crop": pre.crop, "mean": list(pre.mean), "std": list(pre.std)}
+    with ui.status(f"{arch}: baseline PIL + numpy + OpenVINO (NNCF model), fresh process"):
+        out["baseline"] = iso.add(f"{arch} PIL+numpy+OpenVINO+NNCF baseline end to end",
+                                  in_fresh_process(baseline_side, str(xml), pre_d, args.threads, paths,
+                                                   args.batch, args.e2e_seconds))
+    return out
+
+
+def serve_part(arch: str, art: Path, photos: list[Path], e2e: dict[str, Any], args: argparse.Namespace,
+               iso: Isolation, ui: Any) -> dict[str, Any]:
+    """``serve`` on loopback in its own process, ``--clients`` HTTP clients from a fresh process."""
+    from resnet_deploy.bench.e2e_sides import serve_side
+    from resnet_deploy.bench.worker import in_fresh_process
+
+    ours = e2e.get("ours") or {}
+    backend = ours.get("backend") or (args.backend if args.backend != "auto" else "openvino")
+    rate = (ours.get("throughput") or {}).get("images_per_s") or 10.0
+    per_client = max(4, round(rate * args.e2e_seconds / args.clients))
+    with ui.status(f"{arch}: serve ({backend}) image model, {args.clients} HTTP clients x {per_client} JPEGs"):
+        return iso.add(f"{arch} serve HTTP load generator",
+                       in_fresh_process(serve_side, str(art), backend, [str(p) for p in photos], args.clients,
+                                        per_client, args.batch))
+
+
+def ceiling_part(arch: str, art: Path, inference: dict[str, Any], args: argparse.Namespace, work: Path,
+                 ui: Any) -> dict[str, Any]:
+    """``int8_ceiling.py`` in its own process; our batch-1 p50 (median of the rounds) against its floor."""
+    import os
+    import statistics
+
+    from resnet_deploy.artifact import load_manifest
+    from resnet_deploy.bench.e2e_report import host_class
+    from resnet_deploy.bench.e2e_sides import discounted
+    from resnet_deploy.bench.noise import NoiseProbe
+
+    out_json = work / "int8_ceiling.json"
+    cmd = [sys.executable, str(ROOT / "int8_ceiling.py"), "--threads", str(args.threads), "--rounds",
+           str(args.ceiling_rounds), "--per-round", str(args.ceiling_per_round), "--json", str(out_json)]
+    with ui.status("INT8 convolution ceiling (benchmarks/int8_ceiling.py), own process"), NoiseProbe() as probe:
+        t0 = os.times()
+        res = subprocess.run(cmd, capture_output=True, text=True)
+        t1 = os.times()
+    if res.returncode != 0:
+        return {"arch": arch, "error": f"int8_ceiling.py failed: {(res.stderr.strip().splitlines() or ['?'])[-1]}"}
+    child_cpu = t1.children_user + t1.children_system - t0.children_user - t0.children_system
+    noise = discounted(probe.result, child_cpu / max(probe.result.window_s, 1e-9)) if probe.result else None
+    data = json.loads(out_json.read_text())
+    runtime, best = max(data["runtimes"].items(), key=lambda kv: kv[1]["best_gmacs_per_s"])
+    gmacs = load_manifest(art).model.gmacs
+    lat = inference.get("latency") or {}
+    out = {"arch": arch, "runtime": runtime, "rate_gmacs": best["best_gmacs_per_s"], "gmacs": gmacs,
+           "per_runtime": data["runtimes"], "host_class": host_class(),
+           "noise": [noise.to_dict() if noise else {}, *[n for n in lat.get("noise") or [] if n.get("side") == "ours"]]}
+    if not lat.get("ours") or not gmacs:
+        return dict(out, error="no batch-1 rounds of ours, or no GMACs in the manifest")
+    p50 = statistics.median(lat["ours"])
+    floor_ms = gmacs / best["best_gmacs_per_s"] * 1e3
+    return dict(out, p50_ms=p50, floor_ms=floor_ms, share=floor_ms / p50,
+                noisy=any(n.get("noisy") for n in out["noise"] if n))
+
+
+def _size_summary(photos: list[Path]) -> str:
+    from PIL import Image
+
+    dims = sorted({Image.open(p).size for p in photos}, key=lambda d: d[0] * d[1])
+    mb = sum(p.stat().st_size for p in photos) / len(photos) / 1e6
+    return f"{dims[0][0]}x{dims[0][1]} to {dims[-1][0]}x{dims[-1][1]}, mean {mb:.2f} MB"
+
+
+def run(args: argparse.Namespace, ui: Any) -> dict[str, Any]:
+    from resnet_deploy.bench.machine import machine_info, machine_line, usable_cores
+
+    args.threads = args.threads or usable_cores()
+    parts = set(args.part_list) | ({"inference"} if "ceiling" in args.part_list else set())
+    notes: list[str] = []
+    results: dict[str, Any] = {
+        "machine_line": machine_line(), "machine": machine_info(), "date": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "command": " ".join(["python", *sys.argv]), "notes": notes,
+        "config": {"threads": args.threads, "rounds": args.rounds, "seconds": args.e2e_seconds,
+                   "timing": f"warm-up 10, {args.seconds:g} s per side and batch", "images": args.images,
+                   "batch": args.batch, "clients": args.clients, "backend": args.backend, "parts": sorted(parts),
+                   "main_model": args.model_list[-1]}}
+    work = args.work_dir or Path(tempfile.mkdtemp(prefix="end_to_end-"))
+    work.mkdir(parents=True, exist_ok=True)
+    iso, main = Isolation(), args.model_list[-1]
+    try:
+        with ui.status(f"{args.images} camera-sized JPEGs (sample renderings + scikit-image photographs)"):
+            photos = make_photo_set(work / "photos", args.images)
+        results["config"]["image_sizes"] = _size_summary(photos)
+        arts = artifacts(args, work, ui)
+        models = args.model_list if "inference" in args.part_list else [main]
+        if "inference" in parts:
+            results["inference"] = {m: guarded(f"{m} inference rounds",
+                                               lambda m=m: inference_part(m, arts[m], args, work, iso, ui), notes)
+                                    for m in models}
+        e2e: dict[str, Any] = {}
+        if "e2e" in parts:
+            e2e = results["e2e"] = guarded("end to end", lambda: e2e_part(main, arts[main], photos, args, work,
+                                                                          iso, ui), notes)
+        if "serve" in parts:
+            results["serve"] = guarded("serve", lambda: serve_part(main, arts[main], photos, e2e, args, iso, ui),
+                                       notes)
+        if "ceiling" in parts:
+            results["ceiling"] = guarded("ceiling", lambda: ceiling_part(
+                main, arts[main], results["inference"][main], args, work, ui), notes)
+    finally:
+        if args.work_dir is None:
+            shutil.rmtree(work, ignore_errors=True)
+    results["isolation"] = iso.to_list()
+    return results
+
+
+def write_results(results: dict[str, Any], out: Path) -> list[Any]:
+    """Markdown + JSON, each atomically (temp file, then rename)."""
+    from resnet_deploy.atomic import write_text_atomic
+    from resnet_deploy.bench.e2e_report import all_targets, render_markdown
+
+    targets = all_targets(results)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out, render_markdown(results, targets))
+    record = dict(results, targets=[t.to_dict() for t in targets])
+    write_text_atomic(out.with_suffix(".json"), json.dumps(record, indent=2, default=str) + "\n")
+    return targets
+
+
+def main(argv: list[str] | None = None) -> int:
+    from resnet_deploy.cli._common import Output
+    from resnet_deploy.errors import ResNetDeployError
+
+    args = parse_args(argv)
+    ui = Output(quiet=args.quiet, as_json=args.json)
+    try:
+        validate(args)
+        results = run(args, ui)
+        targets = write_results(results, args.out)
+    except ResNetDeployError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for t in targets:
+        ui.info(t.line())
+    ui.info(f"results: {args.out} (and {args.out.with_suffix('.json').name})")
+    if args.json:
+        print(json.dumps(dict(results, targets=[t.to_dict() for t in targets]), indent=2, default=str))
+    return 1 if args.check and any(t.status == "FAIL" for t in targets) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
