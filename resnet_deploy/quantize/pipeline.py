@@ -261,7 +261,7 @@ def _install(
     work: Path,
     config: QuantizeConfig,
     result: QuantizeResult,
-    raws: list[RawFile] = (),  # type: ignore[assignment]
+    raws: list[RawFile] | None = None,
 ) -> tuple[str, ...]:
     """Move every finished file into the artifact, then record it all in one manifest update.
 
@@ -274,6 +274,7 @@ def _install(
     )
     entries, target_info = _install_targets(art, fp32, outcomes, config, result)
     manifest = read_manifest(art)
+    raws = raws or []
     entries += [install_raw(art, r, manifest) for r in raws]
     raw_drift = {f"int8-{r.target}-raw": r.drift for r in raws if r.drift is not None}
     raw_parity = {f"onnx:{r.precision}-raw": r.parity for r in raws if r.parity is not None}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from resnet_deploy.artifact import FileEntry, Manifest
 from resnet_deploy.errors import BackendUnavailableError, ResNetDeployError
@@ -189,6 +190,29 @@ def twin(manifest: Manifest, cand: Candidate, raw: bool) -> Candidate | None:
         return None
     found = [c for c in _backend_candidates(manifest, cand.backend, raw=True) if c.key == want]
     return found[0] if found else None
+
+
+def pair_raw(
+    root: str | os.PathLike[str], manifest: Manifest, cand: Candidate, runner: Runner, raw: bool,
+    threads: int | None, options: dict[str, Any],
+) -> tuple[Candidate, Runner, Candidate | None, Runner | None]:
+    """(float candidate, its runner, raw twin, its runner): the twin runs images, the float one batches.
+
+    A raw spec asked for by name is the image runner; its float twin (if any) is made
+    but not started. Otherwise the chosen float file's raw twin is started and the float
+    runner is stopped until a float batch needs it (one model in memory for image-only services)."""
+    if runner.entry.raw:
+        flt = twin(manifest, cand, raw=False)
+        if flt is None or not flt.runnable:
+            return cand, runner, cand, runner
+        return flt, make_runner(root, manifest, flt, threads=threads, **options), cand, runner
+    raw_cand = twin(manifest, cand, raw=True) if raw else None
+    if raw_cand is None or not raw_cand.runnable:
+        return cand, runner, None, None
+    raw_runner = make_runner(root, manifest, raw_cand, threads=threads, **options)
+    raw_runner.activate()
+    runner.deactivate()
+    return cand, runner, raw_cand, raw_runner
 
 
 def _file_list(manifest: Manifest) -> str:
