@@ -49,11 +49,20 @@ class FileEntry:
     size: int = 0
     sha256: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    # The file's own input contract when it differs from the manifest's (raw-pixel files:
+    # uint8 NHWC); None means ``Manifest.input``.
+    input: InputSpec | None = None
+
+    @property
+    def raw(self) -> bool:
+        """A raw-pixel file: uint8 NHWC input with the preprocessing folded in (``raw_input``)."""
+        return self.input is not None and self.input.dtype == "uint8"
 
     @property
     def key(self) -> str:
-        """Short name used in reports and backend specs, e.g. ``fp32`` or ``int8-cpu``."""
-        return f"{self.precision}-{self.target}" if self.target else self.precision
+        """Short name used in reports and backend specs, e.g. ``fp32``, ``int8-cpu``, ``int8-cpu-raw``."""
+        base = f"{self.precision}-{self.target}" if self.target else self.precision
+        return base + ("-raw" if self.raw else "")
 
     @classmethod
     def read(cls, f: Fields) -> FileEntry:
@@ -65,10 +74,14 @@ class FileEntry:
             size=f.int("size", 0, min=0),
             sha256=_sha256(f, "sha256"),
             extra=f.obj("extra", {}),
+            input=f.section("input", InputSpec.read, None),
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        if self.input is None:  # files without their own contract are written as before
+            d.pop("input")
+        return d
 
 
 def _shape_dim(name: str, v: Any) -> int:
@@ -90,17 +103,17 @@ class InputSpec:
 
     @property
     def channels(self) -> int:
-        return int(self.shape[1])
+        return int(self.shape[3] if self.layout == "NHWC" else self.shape[1])
 
     @property
     def size(self) -> int:
-        return int(self.shape[2])
+        return int(self.shape[1] if self.layout == "NHWC" else self.shape[2])
 
     @classmethod
     def read(cls, f: Fields) -> InputSpec:
         shape = f.list("shape", _shape_dim, [-1, 3, 224, 224], length=4)
         if -1 in shape[1:]:
-            raise field_error(f.name("shape"), "[N, C, H, W] with only N dynamic (-1)", shape)
+            raise field_error(f.name("shape"), "[N, C, H, W] (or [N, H, W, C]) with only N dynamic (-1)", shape)
         return cls(
             name=f.str("name", "input", nonempty=True),
             output_name=f.str("output_name", "logits", nonempty=True),

@@ -45,11 +45,15 @@ class Manifest:
 
     # -- queries ---------------------------------------------------------
     def file(
-        self, format: str, precision: str = "fp32", target: str | None = None
+        self, format: str, precision: str = "fp32", target: str | None = None, raw: bool = False
     ) -> FileEntry | None:
-        """The single entry for (format, precision, target), or None."""
+        """The single entry for (format, precision, target), or None.
+
+        Raw-pixel files (uint8 NHWC input) share those three with their float-input
+        twin; they are returned only with ``raw=True``.
+        """
         for f in self.files:
-            if f.format == format and f.precision == precision and f.target == target:
+            if f.format == format and f.precision == precision and f.target == target and f.raw == raw:
                 return f
         return None
 
@@ -97,7 +101,7 @@ class Manifest:
             )
         check_digest(d)
         f = Fields(d, "")
-        return cls(
+        m = cls(
             model=f.section("model", ModelInfo.read),
             input=f.section("input", InputSpec.read, {}),
             preprocessing=f.section("preprocessing", Preprocessing.read, {}),
@@ -112,6 +116,22 @@ class Manifest:
             created_at=f.str("created_at", ""),
             schema_version=version,
         )
+        m.check_file_inputs()
+        return m
+
+    def check_file_inputs(self) -> None:
+        """A file with its own input contract must be a raw-pixel file at this manifest's crop size.
+
+        Loaders feed such files uint8 NHWC crops as they are; a contract that says
+        anything else would be fed wrong data silently, so the manifest is refused."""
+        s = self.input.size
+        for i, e in enumerate(self.files):
+            spec = e.input
+            if spec is not None and (spec.dtype, spec.layout, list(spec.shape)) != ("uint8", "NHWC", [-1, s, s, 3]):
+                raise field_error(
+                    f"files[{i}].input", f"uint8 NHWC [-1, {s}, {s}, 3] for raw-pixel file '{e.path}'",
+                    f"{spec.dtype} {spec.layout} {spec.shape}",
+                )
 
 
 def canonical_json(data: dict[str, Any]) -> bytes:

@@ -178,6 +178,7 @@ class Quantization:
         """Forget everything recorded about one INT8 target."""
         self.targets.pop(target, None)
         self.drift.pop(f"int8-{target}", None)
+        self.drift.pop(f"int8-{target}-raw", None)
         self.excluded_nodes.pop(target, None)
 
     @classmethod

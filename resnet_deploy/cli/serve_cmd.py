@@ -116,8 +116,11 @@ def serve(artifact: Path, out: Output, **options: Any) -> None:
 @click.option("--model-name", default="resnet", show_default=True, help="Name of the network model.")
 @click.option("--no-preprocess", is_flag=True, help="Skip the <name>_preprocess model and <name>_ensemble.")
 @click.option("--force", is_flag=True, help="Replace an existing --out directory.")
+@click.option("--float-input", is_flag=True,
+              help="Ship the float-input ONNX even when the artifact has a raw-pixel (uint8 NHWC) twin.")
 @output_options
-def triton_repo(artifact: Path, out: Output, out_dir: Path, no_preprocess: bool, **options: Any) -> None:
+def triton_repo(artifact: Path, out: Output, out_dir: Path, no_preprocess: bool, float_input: bool,
+                **options: Any) -> None:
     """Write a Triton model repository for ARTIFACT (config.pbtxt + model files).
 
     Adds a Python-backend <name>_preprocess model (image bytes -> tensor, per the
@@ -134,7 +137,7 @@ def triton_repo(artifact: Path, out: Output, out_dir: Path, no_preprocess: bool,
     """
     from resnet_deploy.serve.triton_repo import RepoConfig, write_triton_repo
 
-    cfg = RepoConfig(out=out_dir, preprocess=not no_preprocess, **options)
+    cfg = RepoConfig(out=out_dir, preprocess=not no_preprocess, raw=not float_input, **options)
     with out.status(f"writing Triton model repository {out_dir}"):
         result = write_triton_repo(artifact, cfg)
 

@@ -184,6 +184,10 @@ def export_artifact(
 
     with staging_dir(plan.out, config.force, marker=MANIFEST_NAME) as tmp:
         files, parity = _write_formats(plan, config, built, tmp, x, parity_desc, rep, timings)
+        if "onnx" in plan.formats:
+            with _step(rep, "Writing the raw-pixel ONNX (uint8 NHWC input) and checking parity", timings, "raw"):
+                raw_entry, parity["onnx:fp32-raw"] = _write_raw(tmp, plan.size, pre)
+            files.append(raw_entry)
         labels = None if plan.labels is None else list(plan.labels)
         if labels is not None:
             (tmp / LABELS_FILE).write_text("\n".join(labels) + "\n", encoding="utf-8")
@@ -256,6 +260,32 @@ def _write_formats(
         extra = {k: v for k, v in facts[fmt].items() if k != "seconds"}
         files.append(make_entry(tmp, EXPORT_FORMATS[fmt], fmt, "fp32", **extra))
     return files, parity
+
+
+def _write_raw(tmp: Path, size: int, pre: Preprocessing) -> tuple[FileEntry, dict[str, Any]]:
+    """model.fp32-raw.onnx: the preprocessing folded into the first conv (``raw_input``).
+
+    Gated against the float-input ONNX on the same pixels (max |dlogit| <= 1e-4 x range)."""
+    from resnet_deploy.export.parity import check_parity, run_batches, runner_for
+    from resnet_deploy.raw_input import (
+        RAW_PARITY_TOL,
+        fixed_pixels,
+        normalize_pixels,
+        raw_file_name,
+        raw_input_spec,
+        write_raw,
+    )
+
+    src = EXPORT_FORMATS["onnx"]
+    spec = InputSpec(shape=[-1, 3, size, size])
+    name = raw_file_name(src)
+    write_raw(tmp / src, tmp / name, spec, pre)
+    u8 = fixed_pixels(size)
+    ref = run_batches(runner_for("onnx", tmp / src), normalize_pixels(u8, pre))
+    parity = check_parity("onnx:fp32-raw", "onnx", tmp / name, u8, ref, rel_range_tol=RAW_PARITY_TOL)
+    entry = make_entry(tmp, name, "onnx", "fp32", folded_from=src)
+    entry.input = raw_input_spec(spec)
+    return entry, parity
 
 
 def _manifest(

@@ -38,6 +38,7 @@ from resnet_deploy.quantize.calibrate import CALIBRATION_FILE, CalibrationRanges
 from resnet_deploy.quantize.config import QuantizeConfig, QuantizeResult, TargetResult
 from resnet_deploy.quantize.evaluate import run_logits
 from resnet_deploy.quantize.guard import emit_within_budget
+from resnet_deploy.quantize.raw import RawFile, emit_raw_fp32, emit_raw_int8, install_raw
 from resnet_deploy.quantize.report import REPORT_FILE, merged_report, target_section
 from resnet_deploy.quantize.targets import manifest_entry, spec
 from resnet_deploy.reporter import NoteKeeper, Reporter, as_reporter
@@ -81,6 +82,8 @@ def quantize_artifact(
         x, eval_set, ref = _fp32_reference(art / fp32.path, eval_source, manifest, config, rep)
         if config.targets:
             outcomes, sections = _emit_targets(prepared, ranges, work, eval_set, ref, x, manifest, config, rep, result)
+        raws = _emit_raw(art, manifest, fp32, outcomes, prepared if config.targets else None, work, eval_set,
+                         ref, config, rep)
         fp16 = None
         if config.fp16:
             with rep.status("Converting to FP16 (FP32 inputs/outputs) and checking parity"):
@@ -88,7 +91,7 @@ def quantize_artifact(
 
                 fp16_path = convert_fp16(art / fp32.path, work / FILE_NAME)
                 fp16 = fp16_parity(fp16_path, x, ref, config.batch_size)
-        for t in _install(art, fp32, outcomes, sections, fp16, work, config, result):
+        for t in _install(art, fp32, outcomes, sections, fp16, work, config, result, raws):
             rep.note(f"removed {spec(t).file_name}: it was made from the previous calibration; "
                           f"re-emit it from the new ranges with --targets {t}")
     result.notes = rep.notes
@@ -141,6 +144,20 @@ def _emit_targets(
         sections[target] = target_section(out, result.calibration, config.max_drop)
         result.worst_layers[target] = sections[target]["worst"]
     return outcomes, sections
+
+
+def _emit_raw(
+    art: Path, manifest: Manifest, fp32: FileEntry, outcomes: dict[str, Any], prepared: Path | None, work: Path,
+    eval_set: EvalSet, ref: Any, config: QuantizeConfig, rep: Reporter,
+) -> list[RawFile]:
+    """Raw-pixel twins: fp32 when the artifact lacks one, and one per emitted INT8 target."""
+    with rep.status("Folding the preprocessing into raw-pixel (uint8 NHWC) models"):
+        raws = [r for r in (emit_raw_fp32(art, manifest, fp32, work, rep),) if r is not None]
+        if outcomes and prepared is not None:
+            paths = {t: out.path for t, (out, _) in outcomes.items()}
+            raws += emit_raw_int8(paths, prepared, manifest, work, eval_set.x, ref, eval_set.labels,
+                                  config.batch_size, rep)
+    return raws
 
 
 def _open_data(manifest: Manifest, config: QuantizeConfig, rep: Reporter) -> tuple[Any, Any]:
@@ -244,6 +261,7 @@ def _install(
     work: Path,
     config: QuantizeConfig,
     result: QuantizeResult,
+    raws: list[RawFile] | None = None,
 ) -> tuple[str, ...]:
     """Move every finished file into the artifact, then record it all in one manifest update.
 
@@ -255,6 +273,11 @@ def _install(
         t for t in read_manifest(art).quantization.targets if t not in outcomes
     )
     entries, target_info = _install_targets(art, fp32, outcomes, config, result)
+    manifest = read_manifest(art)
+    raws = raws or []
+    entries += [install_raw(art, r, manifest) for r in raws]
+    raw_drift = {f"int8-{r.target}-raw": r.drift for r in raws if r.drift is not None}
+    raw_parity = {f"onnx:{r.precision}-raw": r.parity for r in raws if r.parity is not None}
     if fp16 is not None:
         from resnet_deploy.quantize.fp16 import FILE_NAME
 
@@ -263,9 +286,18 @@ def _install(
     if sections:
         (work / REPORT_FILE).write_text(merged_report(art / REPORT_FILE, sections, drop=stale))
         entries.append(install_file(art, work / REPORT_FILE, REPORT_FILE, "json", "fp32", None, kind="quant_report"))
-    update_manifest(art, lambda m: _record(m, entries, target_info, outcomes, fp16, bool(sections), stale))
-    for t in stale:
-        (art / spec(t).file_name).unlink(missing_ok=True)
+    stale_files = [f.path for f in manifest.files if f.format == "onnx" and f.precision == "int8" and f.target in stale]
+
+    def record(m: Manifest) -> None:
+        _record(m, entries, target_info, outcomes, fp16, bool(sections), stale)
+        redone = {r.name for r in raws}  # a re-emitted target whose raw fold failed loses its old twin
+        m.files = [f for f in m.files if not (f.raw and f.target in outcomes and f.path not in redone)]
+        m.quantization.drift.update(raw_drift)
+        m.parity.update({k: ParityRecord.from_dict(v, f"parity.{k}") for k, v in raw_parity.items()})
+
+    update_manifest(art, record)
+    for path in {spec(t).file_name for t in stale} | set(stale_files):
+        (art / path).unlink(missing_ok=True)
     return stale
 
 
@@ -311,6 +343,7 @@ def _record(
         out = outcomes[target][0]
         q.targets[target] = info
         q.drift[f"int8-{target}"] = as_drift(out.drift, f"quantization.drift.int8-{target}")
+        q.drift.pop(f"int8-{target}-raw", None)  # re-set by the caller when a raw twin was measured
         q.excluded_nodes[target] = list(out.excluded)
     if fp16 is not None:
         from resnet_deploy.quantize.fp16 import FILE_NAME
@@ -321,7 +354,9 @@ def _record(
     if report:
         q.report = REPORT_FILE
     m.toolchain["onnxruntime"] = onnxruntime.__version__
-    gone = {spec(t).file_name for t in stale}
+    gone = {spec(t).file_name for t in stale} | {
+        f.path for f in m.files if f.format == "onnx" and f.precision == "int8" and f.target in stale
+    }
     m.files = [f for f in m.files if f.path not in gone]
     for t in stale:
         q.drop_target(t)

@@ -15,7 +15,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from resnet_deploy.artifact import FileEntry, Manifest
+from resnet_deploy.artifact import FileEntry, InputSpec, Manifest
+from resnet_deploy.errors import ArtifactError
 
 
 def first_line(exc: BaseException, limit: int = 160) -> str:
@@ -64,6 +65,34 @@ class Runner(ABC):
     def model_path(self) -> Path:
         return self.artifact_dir / self.entry.path
 
+    @property
+    def input_spec(self) -> InputSpec:
+        """This file's input contract: its own (raw-pixel files) or the manifest's."""
+        return self.entry.input or self.manifest.input
+
+    @property
+    def input_dtype(self) -> np.dtype:
+        """What ``infer`` feeds: float32 NCHW, or uint8 NHWC for a raw-pixel file (fed as-is)."""
+        return np.dtype(self.input_spec.dtype)
+
+    def check_input(self, dtype: str, dims: list[int | None]) -> None:
+        """Refuse a loaded file whose real input differs from the contract the manifest records for it.
+
+        ``dims``: the file's input shape, None for dynamic axes. Checked for files
+        with their own contract (raw-pixel files), where feeding the wrong layout would be silent."""
+        if self.entry.input is None:
+            return
+        want = self.entry.input
+        ok = np.dtype(dtype) == self.input_dtype and len(dims) == len(want.shape) and all(
+            d is None or w < 0 or d == w for d, w in zip(dims, want.shape, strict=False)
+        )
+        if not ok:
+            shown = [("N" if d is None else d) for d in dims]
+            raise ArtifactError(
+                f"artifact file '{self.entry.path}' takes {np.dtype(dtype)} {shown}, but the manifest records "
+                f"{want.dtype} {want.layout} {want.shape} for it; re-export the artifact"
+            )
+
     @classmethod
     def probe(cls) -> str | None:
         """Why this backend cannot run here (not installed, no device), or None if it can."""
@@ -95,7 +124,7 @@ class Runner(ABC):
             self.is_active = False
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
-        """float32 NCHW batch -> float32 logits [N, num_classes]."""
+        """float32 NCHW batch (uint8 NHWC for a raw-pixel file) -> float32 logits [N, num_classes]."""
         if not self.is_active:
             self.activate()
         return self._infer(batch)

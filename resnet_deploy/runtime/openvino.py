@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from resnet_deploy._optional import missing_reason, require
-from resnet_deploy.errors import BackendUnavailableError
+from resnet_deploy.errors import ArtifactError, BackendUnavailableError
 from resnet_deploy.runtime.base import Runner, first_line
 
 
@@ -51,14 +51,23 @@ class OpenVINORunner(Runner):
         core = ov.Core()
         try:
             model = core.read_model(str(self.model_path))
+            self._check_contract(model)
             self._make_batch_dynamic(ov, model)
             self.compiled = core.compile_model(model, "CPU", self.config())
+        except ArtifactError:
+            raise
         except Exception as exc:  # OpenVINO raises plain RuntimeErrors
             raise BackendUnavailableError(
                 f"OpenVINO cannot compile {self.entry.path} ({first_line(exc)}); "
                 "use another backend, e.g. onnxruntime"
             ) from exc
         self._local = threading.local()
+
+    def _check_contract(self, model: Any) -> None:
+        port = model.inputs[0]
+        shape = port.get_partial_shape()
+        dims = [d.get_length() if d.is_static else None for d in shape] if shape.rank.is_static else []
+        self.check_input(port.get_element_type().to_dtype().name, dims)
 
     @staticmethod
     def _make_batch_dynamic(ov: Any, model: Any) -> None:
@@ -78,7 +87,7 @@ class OpenVINORunner(Runner):
     def _infer(self, batch: np.ndarray) -> np.ndarray:
         req = self._request()
         # zero-copy input: infer() is synchronous, so the array only has to live until it returns
-        req.infer({0: np.ascontiguousarray(batch, dtype=np.float32)}, share_inputs=True)
+        req.infer({0: np.ascontiguousarray(batch, dtype=self.input_dtype)}, share_inputs=True)
         # the output tensor's memory belongs to the request and is reused by the next call
         return np.array(req.get_output_tensor(0).data, dtype=np.float32, copy=True)
 

@@ -49,7 +49,14 @@ class OrtCpuRunner(Runner):
             raise BackendUnavailableError(
                 f"onnxruntime cannot load {self.entry.path} ({first_line(exc)}); re-export the artifact"
             ) from exc
-        self.input_name = self.session.get_inputs()[0].name
+        first = self.session.get_inputs()[0]
+        self.input_name = first.name
+        dtype = {"tensor(uint8)": "uint8", "tensor(float)": "float32"}.get(first.type, first.type)
+        try:
+            self.check_input(dtype, [d if isinstance(d, int) else None for d in first.shape])
+        except Exception:
+            self.session = None
+            raise
         self.output_name = self.session.get_outputs()[0].name
 
     def _infer(self, batch: np.ndarray) -> np.ndarray:

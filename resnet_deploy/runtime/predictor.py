@@ -22,19 +22,31 @@ import numpy as np
 
 from resnet_deploy.artifact import Manifest, Preprocessing, load_manifest
 from resnet_deploy.checks import check_int
-from resnet_deploy.errors import ConfigError, ResNetDeployError
+from resnet_deploy.errors import (
+    ConfigError,
+    InvalidInputError,
+    ResNetDeployError,
+)
 from resnet_deploy.metrics import softmax, topk_indices
 from resnet_deploy.preprocess import max_pixels as preprocess_max_pixels
+from resnet_deploy.preprocess import normalize
 from resnet_deploy.runtime.auto import AUTO_ORDER, select_auto
 from resnet_deploy.runtime.base import Runner
-from resnet_deploy.runtime.resolve import Candidate, make_runner, resolve
+from resnet_deploy.runtime.resolve import (
+    Candidate,
+    make_runner,
+    pair_raw,
+    resolve,
+)
 from resnet_deploy.runtime.validate import (
     as_items,
     check_batch,
     check_limit,
+    check_pixels,
     check_top_k,
     describe,
     expand_image_paths,
+    is_image_item,
     to_batch,
 )
 
@@ -78,13 +90,19 @@ class Predictor:
         max_batch: int | None = None,
         max_items: int | None = None,
         max_pixels: int | None = None,
+        raw_runner: Runner | None = None,
+        raw_candidate: Candidate | None = None,
     ) -> None:
         self.artifact_dir = artifact_dir
         self.manifest = manifest
         self.runner = runner
         self.candidate = candidate
         self.why = why
-        limits = [v for v in (max_batch, runner.max_batch) if v]
+        # Images go to the raw-pixel twin (uint8 NHWC, preprocessing folded in) when there is one;
+        # float NCHW batches to ``runner``, which may start lazily on its first call.
+        self.raw_runner, self.raw_candidate = raw_runner, raw_candidate
+        self._start_lock = threading.Lock()
+        limits = [v for v in (max_batch, runner.max_batch, raw_runner.max_batch if raw_runner else None) if v]
         self.max_batch = min(limits) if limits else DEFAULT_MAX_BATCH
         self.max_items = max_items
         # Largest decoded image accepted (None: $RESNET_DEPLOY_MAX_PIXELS or preprocess.DEFAULT_MAX_PIXELS).
@@ -103,6 +121,11 @@ class Predictor:
         return self.runner.entry.path
 
     @property
+    def raw_backend(self) -> str | None:
+        """The spec that runs images, e.g. ``onnxruntime:int8-cpu-raw``; None: images are normalised here."""
+        return self.raw_candidate.spec if self.raw_candidate is not None else None
+
+    @property
     def input_shape(self) -> tuple[int, ...]:
         return tuple(int(d) for d in self.manifest.input.shape)
 
@@ -116,15 +139,30 @@ class Predictor:
 
     def explain(self) -> str:
         """Multi-line: what runs, and why (including what was skipped and the reason)."""
-        return "\n".join([f"backend: {self.backend} ({self.model_file})", *self.why])
+        lines = [f"backend: {self.backend} ({self.model_file})"]
+        if self.raw_runner is not None:
+            lines.append(f"images: {self.raw_backend} ({self.raw_runner.entry.path}, uint8 NHWC, preprocessing folded in)")
+        return "\n".join([*lines, *self.why])
 
     # -- inference -----------------------------------------------------------
     def infer(self, x: np.ndarray) -> np.ndarray:
         """Checked float32 NCHW batch -> logits [N, num_classes], in chunks of ``max_batch``."""
+        if self.runner.entry.raw:
+            raise InvalidInputError(
+                f"this predictor runs only the raw-pixel file {self.runner.entry.path}; pass images to predict(), "
+                "or load a backend with a float-input file"
+            )
         check_batch(x, self.manifest.input)
         check_limit(len(x), self.max_items)
-        outs = [self._run(x[i : i + self.max_batch]) for i in range(0, len(x), self.max_batch)]
-        return outs[0] if len(outs) == 1 else np.concatenate(outs, axis=0)
+        return self._chunked(self.runner, x)
+
+    def infer_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        """uint8 [N, S, S, 3] RGB centre crops -> logits, on the raw-pixel twin (normalised here without one)."""
+        check_pixels(pixels, self.manifest.input)
+        check_limit(len(pixels), self.max_items)
+        if self.raw_runner is None:
+            return self.infer(np.stack([normalize(p, self.preprocessing) for p in pixels]))
+        return self._chunked(self.raw_runner, pixels)
 
     def predict_batch(self, x: np.ndarray, top_k: int = 5) -> list[Prediction]:
         """Preprocessed float32 NCHW batch -> one Prediction per row."""
@@ -136,20 +174,29 @@ class Predictor:
         k = check_top_k(top_k, self.num_classes)
         items = as_items(images)
         check_limit(len(items), self.max_items)
-        x = to_batch(items, self.manifest.input, self.preprocessing, self.max_pixels)
+        raw = self.raw_runner is not None and all(is_image_item(i) for i in items)  # the one raw/float choice
+        x = to_batch(items, self.manifest.input, self.preprocessing, self.max_pixels, raw=raw)
         sources: list[str | None] = []
         for item in items:
             n = len(item) if isinstance(item, np.ndarray) and item.ndim == 4 else 1
             sources += [describe(item)] * n
-        return self._decode(self.infer(x), k, sources)
+        logits = self._chunked(self.raw_runner, x) if raw else self.infer(x)  # type: ignore[arg-type]
+        return self._decode(logits, k, sources)
 
-    def _run(self, chunk: np.ndarray) -> np.ndarray:
+    def _chunked(self, runner: Runner, x: np.ndarray) -> np.ndarray:
+        outs = [self._run(runner, x[i : i + self.max_batch]) for i in range(0, len(x), self.max_batch)]
+        return outs[0] if len(outs) == 1 else np.concatenate(outs, axis=0)
+
+    def _run(self, runner: Runner, chunk: np.ndarray) -> np.ndarray:
         chunk = np.ascontiguousarray(chunk)
+        if not runner.is_active:  # the float companion of a raw twin starts on first use
+            with self._start_lock:
+                runner.activate()
         if self._lock is None:
-            out = self.runner.infer(chunk)
+            out = runner.infer(chunk)
         else:
             with self._lock:
-                out = self.runner.infer(chunk)
+                out = runner.infer(chunk)
         return np.asarray(out, dtype=np.float32)
 
     def _decode(self, logits: np.ndarray, k: int, sources: list[str | None]) -> list[Prediction]:
@@ -164,6 +211,8 @@ class Predictor:
     # -- lifetime --------------------------------------------------------------
     def close(self) -> None:
         self.runner.deactivate()
+        if self.raw_runner is not None:
+            self.raw_runner.deactivate()
 
     def __enter__(self) -> Predictor:
         return self
@@ -185,6 +234,7 @@ def load(
     max_items: int | None = None,
     max_pixels: int | None = None,
     probe: bool | None = None,
+    raw: bool = True,
     **options: Any,
 ) -> Predictor:
     """Verify the artifact (every sha256), pick and activate a backend, return a Predictor.
@@ -196,7 +246,10 @@ def load(
     images larger than this (default $RESNET_DEPLOY_MAX_PIXELS or 50 MP).
     ``probe``: with ``backend="auto"``, may a short timed probe of the CPU INT8
     candidates run now when no recorded one fits this CPU (None: yes unless
-    $RESNET_DEPLOY_AUTO_PROBE=0; False: the fixed order). Extra ``options`` go to the runner.
+    $RESNET_DEPLOY_AUTO_PROBE=0; False: the fixed order). ``raw``:
+    send images to the chosen file's raw-pixel twin (``<key>-raw``: uint8 NHWC crops,
+    preprocessing folded into the model) when the artifact has one; False always
+    normalises here. Extra ``options`` go to the runner.
     """
     for name, value in (("threads", threads), ("max_batch", max_batch), ("max_items", max_items)):
         check_int(value, name, allow_none=True, hint="pass e.g. 4, or None for the default")
@@ -215,8 +268,10 @@ def load(
         _check_device(cand, dev)
         runner = _start(root, manifest, cand, threads, options)
         why = [f"requested '{backend}'"]
+    cand, runner, raw_cand, raw_runner = pair_raw(root, manifest, cand, runner, raw, threads, options)
     return Predictor(
-        root, manifest, runner, cand, why, max_batch=max_batch, max_items=max_items, max_pixels=max_pixels
+        root, manifest, runner, cand, why, max_batch=max_batch, max_items=max_items, max_pixels=max_pixels,
+        raw_runner=raw_runner, raw_candidate=raw_cand,
     )
 
 
@@ -277,12 +332,15 @@ def predict_files(
     top_k: int = 5,
     backend: str = "auto",
     threads: int | None = None,
+    raw: bool = True,
 ) -> FilePredictions:
-    """Load the artifact and classify image files / folders (what ``resnet-deploy predict`` runs)."""
+    """Load the artifact and classify image files / folders (what ``resnet-deploy predict`` runs).
+
+    ``raw``: use the chosen file's raw-pixel twin when there is one (see ``load``)."""
     files = expand_image_paths(paths)
-    with load(artifact_dir, backend=backend, threads=threads) as pred:
+    with load(artifact_dir, backend=backend, threads=threads, raw=raw) as pred:
         check_top_k(top_k, pred.num_classes)
         results: list[Prediction] = []
         for i in range(0, len(files), pred.max_batch):  # bounded memory for big folders
             results += pred.predict(files[i : i + pred.max_batch], top_k=top_k)
-        return FilePredictions(pred.backend, pred.explain().splitlines(), results)
+        return FilePredictions(pred.raw_backend or pred.backend, pred.explain().splitlines(), results)

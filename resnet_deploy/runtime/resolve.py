@@ -1,7 +1,8 @@
 """Backend specs -> runnable (backend, file) pairs of an artifact.
 
 A backend spec is ``backend`` or ``backend:key`` (key = ``FileEntry.key``: fp32,
-fp16, int8-cpu, int8-tensorrt). ``candidates`` lists every pair the artifact
+fp16, int8-cpu, int8-tensorrt; raw-pixel twins add ``-raw``, e.g. int8-cpu-raw, and
+are listed only when a spec names them, so ``bench``/``auto`` rows stay float-input). ``candidates`` lists every pair the artifact
 could run, with the reason when one cannot run here (backend not installed, no
 device, no matching file), so reports can show skipped rows
 instead of silently dropping them. Only light imports happen here: probing a
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from resnet_deploy.artifact import FileEntry, Manifest
 from resnet_deploy.errors import BackendUnavailableError, ResNetDeployError
@@ -20,6 +22,7 @@ from resnet_deploy.runtime.base import Runner
 from resnet_deploy.runtime.registry import BACKENDS, runner_class
 
 NO_FILE = "no matching file in the artifact"
+RAW_SUFFIX = "-raw"  # keys of raw-pixel files (uint8 NHWC input): listed only when a spec names one
 _GPU_KEY_ORDER = ("int8-tensorrt", "fp16", "fp32", "int8-cpu")
 
 
@@ -79,9 +82,10 @@ def key_order(cls: type[Runner]) -> tuple[str, ...]:
     return cls.preferred_keys
 
 
-def _sorted_entries(cls: type[Runner], manifest: Manifest) -> list[FileEntry]:
+def _sorted_entries(cls: type[Runner], manifest: Manifest, raw: bool = False) -> list[FileEntry]:
+    """Files ``cls`` can run, preferred first; raw-pixel files only with ``raw`` (asked for by key)."""
     order = key_order(cls)
-    accepted = [e for e in manifest.files if cls.accepts(e)]
+    accepted = [e for e in manifest.files if cls.accepts(e) and (raw or not e.raw)]
 
     def rank(e: FileEntry) -> int:
         return order.index(e.key) if e.key in order else len(order)
@@ -89,9 +93,9 @@ def _sorted_entries(cls: type[Runner], manifest: Manifest) -> list[FileEntry]:
     return sorted(accepted, key=rank)  # stable: equal keys keep manifest order
 
 
-def _backend_candidates(manifest: Manifest, backend: str) -> list[Candidate]:
+def _backend_candidates(manifest: Manifest, backend: str, raw: bool = False) -> list[Candidate]:
     cls = runner_class(backend)
-    entries = _sorted_entries(cls, manifest)
+    entries = _sorted_entries(cls, manifest, raw)
     if not entries:
         want = "/".join(cls.formats) or "?"
         return [Candidate(backend, backend, cls, None, f"{NO_FILE} (needs {want})")]
@@ -123,7 +127,8 @@ def candidates(manifest: Manifest, backends: list[str] | None = None) -> list[Ca
         if backend not in wanted:
             continue
         keys = wanted[backend]
-        for c in _backend_candidates(manifest, backend):
+        raw = any(k is not None and k.endswith(RAW_SUFFIX) for k in keys)
+        for c in _backend_candidates(manifest, backend, raw):
             if None in keys or c.key in keys or c.entry is None:
                 out.append(c)
     return out
@@ -141,7 +146,7 @@ def resolve(manifest: Manifest, spec: str) -> Candidate:
             "backend 'auto' is chosen by resnet_deploy.runtime.load(); pass a backend or backend:key here"
         )
     backend, key = parse_spec(spec)
-    found = _backend_candidates(manifest, backend)
+    found = _backend_candidates(manifest, backend, raw=key is not None and key.endswith(RAW_SUFFIX))
     if found[0].entry is None:
         raise ResNetDeployError(
             f"artifact has no file that backend '{backend}' can run ({found[0].skip_reason}); "
@@ -150,7 +155,7 @@ def resolve(manifest: Manifest, spec: str) -> Candidate:
     if key is not None:
         found = [c for c in found if c.key == key]
         if not found:
-            keys = sorted({c.key for c in _backend_candidates(manifest, backend) if c.key})
+            keys = sorted({c.key for c in _backend_candidates(manifest, backend, raw=True) if c.key})
             raise ResNetDeployError(
                 f"artifact has no '{key}' file for backend '{backend}'; it has: {', '.join(keys)} "
                 f"(use {backend}:<key>)"
@@ -175,6 +180,39 @@ def make_runner(
     if candidate.entry is None or not candidate.runnable:
         raise BackendUnavailableError(f"{candidate.describe()} cannot be run; choose another backend from the artifact")
     return candidate.runner_cls(artifact_dir, manifest, candidate.entry, threads=threads, **options)
+
+
+def twin(manifest: Manifest, cand: Candidate, raw: bool) -> Candidate | None:
+    """The same backend's candidate for the raw-pixel (``raw``) or float-input twin of ``cand``'s file."""
+    key = cand.key or ""
+    want = key + RAW_SUFFIX if raw else key.removesuffix(RAW_SUFFIX)
+    if want == key:
+        return None
+    found = [c for c in _backend_candidates(manifest, cand.backend, raw=True) if c.key == want]
+    return found[0] if found else None
+
+
+def pair_raw(
+    root: str | os.PathLike[str], manifest: Manifest, cand: Candidate, runner: Runner, raw: bool,
+    threads: int | None, options: dict[str, Any],
+) -> tuple[Candidate, Runner, Candidate | None, Runner | None]:
+    """(float candidate, its runner, raw twin, its runner): the twin runs images, the float one batches.
+
+    A raw spec asked for by name is the image runner; its float twin (if any) is made
+    but not started. Otherwise the chosen float file's raw twin is started and the float
+    runner is stopped until a float batch needs it (one model in memory for image-only services)."""
+    if runner.entry.raw:
+        flt = twin(manifest, cand, raw=False)
+        if flt is None or not flt.runnable:
+            return cand, runner, cand, runner
+        return flt, make_runner(root, manifest, flt, threads=threads, **options), cand, runner
+    raw_cand = twin(manifest, cand, raw=True) if raw else None
+    if raw_cand is None or not raw_cand.runnable:
+        return cand, runner, None, None
+    raw_runner = make_runner(root, manifest, raw_cand, threads=threads, **options)
+    raw_runner.activate()
+    runner.deactivate()
+    return cand, runner, raw_cand, raw_runner
 
 
 def _file_list(manifest: Manifest) -> str:

@@ -20,7 +20,13 @@ import numpy as np
 from resnet_deploy.artifact import InputSpec, Preprocessing
 from resnet_deploy.checks import check_int
 from resnet_deploy.errors import InvalidInputError
-from resnet_deploy.preprocess import check_image_path, preprocess_array_hwc, preprocess_image
+from resnet_deploy.preprocess import (
+    check_image_path,
+    crop_array_hwc,
+    crop_image,
+    preprocess_array_hwc,
+    preprocess_image,
+)
 
 
 def as_items(images: Any) -> list[Any]:
@@ -56,6 +62,30 @@ def item_to_chw(item: Any, spec: InputSpec, pre: Preprocessing, max_pixels: int 
     )
 
 
+def item_to_pixels(item: Any, spec: InputSpec, pre: Preprocessing, max_pixels: int | None = None) -> np.ndarray:
+    """One image item -> uint8 [n, S, S, 3] RGB centre crop(s) for a raw-pixel model (no normalising)."""
+    if isinstance(item, np.ndarray) and item.dtype == np.uint8:
+        if item.ndim == 4:
+            if len(item) == 0:
+                raise InvalidInputError(f"the image array of shape {item.shape} holds no images; pass at least one")
+            return np.stack([crop_array_hwc(a, pre, max_pixels) for a in item])
+        if item.ndim not in (2, 3):
+            raise InvalidInputError(
+                f"a uint8 image array must be HW, HWC or NHWC, got shape {item.shape}; pass HxWx3 pixels"
+            )
+        return crop_array_hwc(item, pre, max_pixels)[None]
+    if _is_pil(item) or isinstance(item, (str, bytes, bytearray, memoryview, os.PathLike)):
+        return crop_image(item, pre, max_pixels)[None]
+    return item_to_chw(item, spec, pre, max_pixels)  # refuses the rest with the usual message
+
+
+def is_image_item(item: Any) -> bool:
+    """Whether ``item`` is an image (not a preprocessed float array): a raw-pixel model can take it."""
+    if isinstance(item, np.ndarray):
+        return item.dtype == np.uint8
+    return _is_pil(item) or isinstance(item, (str, bytes, bytearray, memoryview, os.PathLike))
+
+
 def _is_pil(obj: Any) -> bool:
     return type(obj).__module__.startswith("PIL.") and hasattr(obj, "mode") and hasattr(obj, "size")
 
@@ -83,22 +113,24 @@ def _array_to_nchw(arr: np.ndarray, spec: InputSpec, pre: Preprocessing, max_pix
 
 
 def to_batch(
-    items: Sequence[Any], spec: InputSpec, pre: Preprocessing, max_pixels: int | None = None
+    items: Sequence[Any], spec: InputSpec, pre: Preprocessing, max_pixels: int | None = None, raw: bool = False
 ) -> np.ndarray:
-    """Items -> one checked float32 NCHW batch; errors name the failing item.
+    """Items -> one checked float32 NCHW batch (uint8 NHWC crops with ``raw``); errors name the failing item.
 
     ``max_pixels`` bounds each decoded image (None: $RESNET_DEPLOY_MAX_PIXELS or the default).
     """
+    convert = item_to_pixels if raw else item_to_chw
     parts = []
     for i, item in enumerate(items):
         try:
-            parts.append(item_to_chw(item, spec, pre, max_pixels))
+            parts.append(convert(item, spec, pre, max_pixels))
         except InvalidInputError as exc:
             if len(items) == 1 or describe(item) is not None:  # path errors already name the file
                 raise
             raise InvalidInputError(f"item {i}: {exc}") from None
     x = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
-    check_batch(x, spec)
+    if not raw:
+        check_batch(x, spec)
     return x
 
 
@@ -135,6 +167,18 @@ def check_batch(x: Any, spec: InputSpec) -> np.ndarray:
     if not np.isfinite(x).all():
         bad = int(np.count_nonzero(~np.isfinite(x)))
         raise InvalidInputError(f"input contains {bad} NaN/Inf values; check the preprocessing")
+    return x
+
+
+def check_pixels(x: Any, spec: InputSpec) -> np.ndarray:
+    """Refuse anything but uint8 [N>=1, S, S, 3] centre crops at the manifest's crop size."""
+    s = int(spec.shape[2])
+    if not isinstance(x, np.ndarray) or x.dtype != np.uint8 or x.ndim != 4 or x.shape[1:] != (s, s, 3) or not len(x):
+        got = f"{x.dtype} {x.shape}" if isinstance(x, np.ndarray) else type(x).__name__
+        raise InvalidInputError(
+            f"expected uint8 RGB crops of shape [N, {s}, {s}, 3], got {got}; "
+            "resize and centre-crop as the manifest says (preprocess.crop_image)"
+        )
     return x
 
 

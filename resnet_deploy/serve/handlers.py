@@ -3,7 +3,9 @@
 * tensor model ``<name>``: preprocessed float32 NCHW in (the manifest's input
   name, e.g. ``input``), for clients that already preprocess;
 * image model ``<name>_image``: encoded image bytes in (``image``, one per batch
-  item), decoded and preprocessed here exactly as the manifest says.
+  item), decoded and preprocessed here exactly as the manifest says; when the
+  Predictor has a raw-pixel twin, only resized and cropped here (uint8 NHWC) and
+  normalised inside the model.
 
 Both return the same outputs, so clients can switch paths freely: ``logits``,
 ``probabilities`` (softmax), and the top-k as ``topk_indices`` (INT64),
@@ -23,7 +25,7 @@ import numpy as np
 
 from resnet_deploy.errors import InvalidInputError
 from resnet_deploy.metrics import softmax, topk_indices
-from resnet_deploy.preprocess import preprocess_image
+from resnet_deploy.preprocess import crop_image, preprocess_image
 
 IMAGE_INPUT = "image"
 OUTPUTS = ("logits", "probabilities", "topk_indices", "topk_scores", "topk_labels")
@@ -63,15 +65,17 @@ def _label(labels: Sequence[str], i: int) -> str:
     return labels[i] if 0 <= i < len(labels) else str(i)
 
 
-def decode_images(images: np.ndarray, pre: Any, max_pixels: int | None = None) -> np.ndarray:
-    """An object array of encoded images (any shape) -> float32 NCHW, per the manifest."""
+def decode_images(images: np.ndarray, pre: Any, max_pixels: int | None = None, raw: bool = False) -> np.ndarray:
+    """An object array of encoded images (any shape) -> float32 NCHW, per the manifest
+    (``raw``: uint8 NHWC centre crops, for a raw-pixel model that normalises inside)."""
     flat = images.reshape(-1)
     if flat.size == 0:
         raise InvalidInputError("no images in the request; send one encoded image per batch item")
+    convert = crop_image if raw else preprocess_image
     out = []
     for item in flat:
         data = item if isinstance(item, (bytes, bytearray)) else bytes(item)
-        out.append(preprocess_image(data, pre, max_pixels))
+        out.append(convert(data, pre, max_pixels))
     return np.stack(out)
 
 
@@ -80,6 +84,7 @@ def make_infer_functions(predictor: Any, spec: ModelSpec) -> tuple[Callable, Cal
     from pytriton.decorators import batch
 
     pre = predictor.preprocessing
+    raw = getattr(predictor, "raw_runner", None) is not None
 
     @batch
     def infer_tensor(**inputs: np.ndarray) -> dict[str, np.ndarray]:
@@ -88,6 +93,9 @@ def make_infer_functions(predictor: Any, spec: ModelSpec) -> tuple[Callable, Cal
 
     @batch
     def infer_image(**inputs: np.ndarray) -> dict[str, np.ndarray]:
+        if raw:  # the artifact's raw-pixel twin normalises inside the model
+            x = decode_images(inputs[IMAGE_INPUT], pre, getattr(predictor, "max_pixels", None), raw=True)
+            return postprocess(predictor.infer_pixels(x), spec)
         x = decode_images(inputs[IMAGE_INPUT], pre, getattr(predictor, "max_pixels", None))
         return postprocess(predictor.infer(x), spec)
 

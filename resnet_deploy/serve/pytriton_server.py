@@ -239,6 +239,8 @@ def launch(
         warm = np.zeros((1, spec.channels, spec.size, spec.size), dtype=np.float32)
         for p in predictors:
             p.infer(warm)  # the first call pays for graph optimisation, not the first client
+            if p.raw_runner is not None:  # the image model's raw-pixel twin too
+                p.infer_pixels(np.zeros((1, spec.size, spec.size, 3), dtype=np.uint8))
         check()
     except BaseException:
         for p in predictors:

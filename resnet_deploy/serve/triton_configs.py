@@ -22,7 +22,9 @@ IMAGE_INPUT = "image"  # ensemble / preprocess input: one encoded image per batc
 
 @dataclass(frozen=True)
 class ModelIO:
-    """The network's tensors: names, element types (numpy names), CHW and class count."""
+    """The network's tensors: names, element types (numpy names), CHW and class count.
+
+    ``layout`` NHWC: a raw-pixel network (uint8 crops in, preprocessing folded into it)."""
 
     input_name: str
     input_type: str
@@ -31,6 +33,14 @@ class ModelIO:
     channels: int
     size: int
     num_classes: int
+    layout: str = "NCHW"
+
+    @property
+    def dims(self) -> list[int]:
+        """The input's dims without the batch axis."""
+        if self.layout == "NHWC":
+            return [self.size, self.size, self.channels]
+        return [self.channels, self.size, self.size]
 
 
 @dataclass(frozen=True)
@@ -121,8 +131,7 @@ def network_config(plan: RepoPlan) -> dict[str, Any]:
         **fields,
         "max_batch_size": plan.max_batch,
         "input": [{
-            "name": io.input_name, "data_type": triton_type(io.input_type),
-            "dims": [io.channels, io.size, io.size],
+            "name": io.input_name, "data_type": triton_type(io.input_type), "dims": io.dims,
         }],
         "output": [output],
         "dynamic_batching": _batching(plan),
@@ -143,6 +152,7 @@ def preprocess_config(plan: RepoPlan) -> dict[str, Any]:
         "channel_order": pre.channel_order,
         "interpolation": pre.interpolation,
         "dtype": io.input_type,
+        "layout": io.layout,  # NHWC: uint8 crops for a raw-pixel network, no normalising
         "input_name": IMAGE_INPUT,
         "output_name": io.input_name,
     }
@@ -152,8 +162,7 @@ def preprocess_config(plan: RepoPlan) -> dict[str, Any]:
         "max_batch_size": plan.max_batch,
         "input": [{"name": IMAGE_INPUT, "data_type": Enum("TYPE_STRING"), "dims": [1]}],
         "output": [{
-            "name": io.input_name, "data_type": triton_type(io.input_type),
-            "dims": [io.channels, io.size, io.size],
+            "name": io.input_name, "data_type": triton_type(io.input_type), "dims": io.dims,
         }],
         "dynamic_batching": _batching(plan),
         "instance_group": _instances(plan.instances, "cpu"),

@@ -7,7 +7,9 @@ The preprocessing numbers come from the model's ``config.pbtxt`` parameters,
 which ``resnet-deploy triton-repo`` fills from the artifact manifest, so this
 code and ``resnet_deploy.preprocess`` must do the same thing: decode, convert
 to 8-bit RGB (alpha over white), resize the shorter side, centre-crop, scale,
-normalise, HWC -> CHW. A test checks both agree on sample images.
+normalise, HWC -> CHW. With ``layout`` NHWC (a raw-pixel network, whose first
+layer holds the normalisation) the uint8 HWC crop is returned as it is.
+A test checks both agree on sample images.
 """
 
 from __future__ import annotations
@@ -55,9 +57,10 @@ class Preprocessor:
         self.channel_order = params.get("channel_order", "RGB")
         self.resample = _RESAMPLE.get(params.get("interpolation", "bilinear"), 2)
         self.dtype = np.dtype(params.get("dtype", "float32"))  # the network's input type
+        self.layout = params.get("layout", "NCHW")
 
     def __call__(self, data):
-        """Encoded image bytes -> [3, crop, crop] array; ValueError if undecodable."""
+        """Encoded image bytes -> [3, crop, crop] array ([crop, crop, 3] uint8 for NHWC); ValueError if undecodable."""
         from PIL import Image
 
         if not data:
@@ -78,6 +81,8 @@ class Preprocessor:
         left = int(round((nw - self.crop) / 2.0))
         top = int(round((nh - self.crop) / 2.0))
         img = img.crop((left, top, left + self.crop, top + self.crop))
+        if self.layout == "NHWC":  # raw-pixel network: it normalises inside
+            return np.ascontiguousarray(np.asarray(img, dtype=np.uint8))
         arr = np.asarray(img, dtype=np.uint8).astype(np.float32) * self.scale
         if self.channel_order == "BGR":
             arr = arr[..., ::-1]

@@ -7,6 +7,7 @@ Layout (``name`` defaults to ``resnet``)::
       resnet/1/model.onnx            (model.plan for tensorrt)
       resnet/labels.txt              class names, used by Triton's classification extension
       resnet_preprocess/config.pbtxt Python backend: encoded image bytes -> float32 CHW
+                                     (uint8 HWC crops when the network is a raw-pixel twin)
       resnet_preprocess/1/model.py   self-contained numpy + Pillow code (triton_preprocess_model.py)
       resnet_ensemble/config.pbtxt   bytes -> preprocess -> network, one request for clients
       resnet_ensemble/1/             (ensembles need an empty version directory)
@@ -52,6 +53,7 @@ class RepoConfig:
     model_name: str = "resnet"
     preprocess: bool = True  # add <name>_preprocess + <name>_ensemble
     force: bool = False
+    raw: bool = True  # ship the ONNX file's raw-pixel twin (uint8 NHWC) when the artifact has one
 
     def __post_init__(self) -> None:
         self.validate()
@@ -82,7 +84,7 @@ class RepoConfig:
             raise ConfigError(
                 f"model name '{self.model_name}' is not valid; use letters, digits, '.', '_' or '-' (max 64)"
             )
-        for flag in ("dynamic_batching", "preprocess", "force"):
+        for flag in ("dynamic_batching", "preprocess", "force", "raw"):
             check_bool(getattr(self, flag), flag)
 
 
@@ -105,8 +107,16 @@ class RepoResult:
         }
 
 
-def _onnx_entry(m: Manifest, backend: str, precision: str, kind: str) -> FileEntry:
-    """The ONNX file for (backend, precision, kind); fp16 on GPU uses FP32 ONNX + TensorRT FP16."""
+def _onnx_entry(m: Manifest, backend: str, precision: str, kind: str, raw: bool = False) -> FileEntry:
+    """The ONNX file for (backend, precision, kind); fp16 on GPU uses FP32 ONNX + TensorRT FP16.
+
+    ``raw``: its raw-pixel twin when the artifact has one (CPU only: the GPU files stay
+    float-input for TensorRT)."""
+    if raw and kind == "cpu":
+        target = "cpu" if precision == "int8" else None
+        twin = m.file("onnx", precision, target, raw=True)
+        if twin is not None:
+            return twin
     if precision == "int8":
         target = "tensorrt" if kind == "gpu" else "cpu"
         entry = m.file("onnx", "int8", target)
@@ -189,14 +199,16 @@ def _resolve_io(artifact: Path, m: Manifest, cfg: RepoConfig, kind: str) -> tupl
         max_batch = cfg.max_batch or limit or 32
         io = ModelIO(m.input.name, "float32", m.input.output_name, "float32", channels, size, m.model.num_classes)
         return entry, io, max_batch
-    entry = _onnx_entry(m, cfg.backend, cfg.precision, kind)
+    entry = _onnx_entry(m, cfg.backend, cfg.precision, kind, cfg.raw)
+    spec = entry.input or m.input
     in_name, in_type, out_name, out_type = _onnx_io(artifact / entry.path)
-    if (in_name, out_name) != (m.input.name, m.input.output_name):
+    if (in_name, out_name) != (spec.name, spec.output_name) or in_type != spec.dtype:
         raise ArtifactError(
-            f"{entry.path} has I/O names {in_name}/{out_name} but the manifest says "
-            f"{m.input.name}/{m.input.output_name}; re-export the artifact"
+            f"{entry.path} has I/O {in_name} ({in_type})/{out_name} but the manifest says "
+            f"{spec.name} ({spec.dtype})/{spec.output_name}; re-export the artifact"
         )
-    io = ModelIO(in_name, in_type, out_name, out_type, channels, size, m.model.num_classes)
+    layout = "NHWC" if entry.raw else "NCHW"
+    io = ModelIO(in_name, in_type, out_name, out_type, channels, size, m.model.num_classes, layout)
     return entry, io, cfg.max_batch or 32
 
 

@@ -26,7 +26,8 @@ from resnet_deploy.models.complexity import count_params
 from resnet_deploy.models.weights import save_weights
 
 SIZE, CLASSES = 32, 7
-EXPECTED = {"manifest.json", "model.fp32.onnx", "model.torchscript.pt", "model.pt2", "labels.txt"}
+EXPECTED = {"manifest.json", "model.fp32.onnx", "model.fp32-raw.onnx", "model.torchscript.pt", "model.pt2",
+            "labels.txt"}
 
 
 def trained_like_resnet20(num_classes: int = CLASSES) -> torch.nn.Module:
@@ -67,7 +68,9 @@ def test_cli_json_summary(exported: SimpleNamespace) -> None:
     assert s["arch"] == "resnet20" and s["num_classes"] == CLASSES  # from the checkpoint's head
     assert s["input_shape"] == [-1, 3, SIZE, SIZE]
     assert {f["path"] for f in s["files"]} == EXPECTED - {"manifest.json"}
-    assert set(s["parity"]) == {"onnx:fp32", "torchscript:fp32", "exported-program:fp32"}
+    assert set(s["parity"]) == {"onnx:fp32", "torchscript:fp32", "exported-program:fp32", "onnx:fp32-raw"}
+    raw = s["parity"].pop("onnx:fp32-raw")  # against the float ONNX, on 8 random uint8 images
+    assert raw["passed"] and raw["n"] == 8 and raw["rel_to_range"] <= 1e-4
     for p in s["parity"].values():
         assert p["passed"] and p["n"] == 8 + 5 and p["top1_agreement"] == 1.0
         assert 0 < p["rel_to_range"] <= 1e-3  # non-zero: BN folding changes rounding
@@ -149,10 +152,14 @@ def test_manifest_describes_the_artifact(exported: SimpleNamespace) -> None:
     assert m.preprocessing == Preprocessing.for_input_size(SIZE)
     assert {(f.path, f.format, f.precision) for f in m.files} == {
         ("model.fp32.onnx", "onnx", "fp32"), ("model.torchscript.pt", "torchscript", "fp32"),
-        ("model.pt2", "exported-program", "fp32"), ("labels.txt", "labels", "fp32")}
+        ("model.pt2", "exported-program", "fp32"), ("labels.txt", "labels", "fp32"),
+        ("model.fp32-raw.onnx", "onnx", "fp32")}
+    raw = m.file("onnx", "fp32", raw=True)  # the raw-pixel twin: uint8 NHWC, parity-gated against the float file
+    assert raw.key == "fp32-raw" and raw.input.shape == [-1, SIZE, SIZE, 3] and raw.input.dtype == "uint8"
     for f in m.files:
         assert f.size == (exported.dir / f.path).stat().st_size and len(f.sha256) == 64
-    assert set(m.parity) == {"onnx:fp32", "torchscript:fp32", "exported-program:fp32"}
+    assert set(m.parity) == {"onnx:fp32", "torchscript:fp32", "exported-program:fp32", "onnx:fp32-raw"}
+    assert m.parity["onnx:fp32-raw"].rel_to_range <= 1e-4
     assert "torch" in m.toolchain and "onnx" in m.toolchain
     assert Manifest.from_dict(json.loads((exported.dir / "manifest.json").read_text())).to_dict() == m.to_dict()
 

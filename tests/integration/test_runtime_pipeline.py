@@ -81,5 +81,6 @@ def test_predict_cli_on_exported_artifact(exported: Path, images: Path) -> None:
     )
     assert res.returncode == 0, res.stderr[-1500:]
     rows = json.loads(res.stdout)
-    assert len(rows) == 3 and rows[0]["backend"] == "onnxruntime:fp32"  # auto: the only ONNX file
+    # auto: the only float ONNX file; images go to its raw-pixel twin, which export writes beside it
+    assert len(rows) == 3 and rows[0]["backend"] == "onnxruntime:fp32-raw"
     assert all(r["labels"][0] in LABELS for r in rows)

@@ -49,7 +49,11 @@ EXPECTED: dict[str, Any] = {
     "files": [{"path": "model.fp32.onnx", "format": "onnx", "precision": "fp32", "target": None,
                "size": 7, "sha256": SHA_B, "extra": {"opset": 20}},
               {"path": "model.int8-cpu.onnx", "format": "onnx", "precision": "int8", "target": "cpu",
-               "size": 3, "sha256": SHA_A, "extra": {"excluded_nodes": 1}}],
+               "size": 3, "sha256": SHA_A, "extra": {"excluded_nodes": 1}},
+              {"path": "model.int8-cpu-raw.onnx", "format": "onnx", "precision": "int8", "target": "cpu",
+               "size": 3, "sha256": SHA_A, "extra": {"folded_from": "x"},
+               "input": {"name": "pixels", "output_name": "scores", "layout": "NHWC", "dtype": "uint8",
+                         "shape": [-1, 32, 32, 3], "batch_axis_name": "n"}}],
     "parity": {"onnx:fp32": {"max_abs": 1e-6, "max_rel": 2e-5, "rel_to_range": 3e-7, "top1_agreement": 0.99,
                              "n": 40, "passed": True, "tolerance": {"rel_to_range": 0.001}}},
     "calibration": {"method": "percentile", "count": 64, "dataset": "imgs", "dataset_sha256": SHA_A,
@@ -97,7 +101,9 @@ def full_manifest() -> Manifest:
         input=InputSpec("pixels", "scores", "nchw", "float", [-1, 3, 32, 32], "n"),
         preprocessing=Preprocessing(36, 32, [0.5, 0.4, 0.3], [0.2, 0.3, 0.4], "BGR", "bicubic", 0.5),
         files=[FileEntry("model.fp32.onnx", "onnx", "fp32", None, 7, SHA_B, {"opset": 20}),
-               FileEntry("model.int8-cpu.onnx", "onnx", "int8", "cpu", 3, SHA_A, {"excluded_nodes": 1})],
+               FileEntry("model.int8-cpu.onnx", "onnx", "int8", "cpu", 3, SHA_A, {"excluded_nodes": 1}),
+               FileEntry("model.int8-cpu-raw.onnx", "onnx", "int8", "cpu", 3, SHA_A, {"folded_from": "x"},
+                         InputSpec("pixels", "scores", "NHWC", "uint8", [-1, 32, 32, 3], "n"))],
         parity={"onnx:fp32": parity},
         calibration=Calibration("percentile", 64, "imgs", SHA_A, "ranges/calibration.json", 99.99, 1.5, 57),
         quantization=Quantization(
@@ -142,7 +148,7 @@ def test_round_trip_keeps_every_field(tmp_path: Path) -> None:
 def test_every_field_of_every_section_differs_from_its_default() -> None:
     """Guards the round trip above: a field left at its default would not prove it is read."""
     m = full_manifest()
-    records = [m.model, m.input, m.preprocessing, m.files[1], m.calibration, m.quantization,
+    records = [m.model, m.input, m.preprocessing, m.files[2], m.calibration, m.quantization,
                m.quantization.targets["cpu"], m.quantization.fp16, m.engines[0], m.bench, m.selection]
     for rec in records:
         for f in dataclasses.fields(rec):

@@ -169,3 +169,29 @@ def image_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
         p.write_bytes(encode_image(seed=i, fmt=fmt))
         paths.append(p)
     return paths
+
+
+def add_raw_twins(art: Path, keys: tuple[str, ...] = ("fp32", "int8-cpu")) -> Path:
+    """Give an artifact raw-pixel twins (``raw_input.write_raw``) of the files with these keys."""
+    from resnet_deploy.artifact import read_manifest
+    from resnet_deploy.raw_input import raw_file_name, raw_input_spec, write_raw
+
+    m = read_manifest(art)
+    for e in [e for e in m.files if e.format == "onnx" and e.key in keys]:
+        name = raw_file_name(e.path)
+        write_raw(art / e.path, art / name, m.input, m.preprocessing, float_model=art / "model.fp32.onnx")
+        entry = make_entry(art, name, "onnx", e.precision, e.target)
+        entry.input = raw_input_spec(m.input)
+        m.replace_file(entry)
+    save_manifest(m, art)
+    return art
+
+
+@pytest.fixture(scope="session")
+def raw_artifact_dir(artifact_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The runtime artifact plus model.fp32-raw.onnx and model.int8-cpu-raw.onnx."""
+    import shutil
+
+    dst = tmp_path_factory.mktemp("runtime-raw") / "artifact"
+    shutil.copytree(artifact_dir, dst)
+    return add_raw_twins(dst)
