@@ -42,14 +42,19 @@ def describe(item: Any) -> str | None:
     return None
 
 
-def item_to_chw(item: Any, spec: InputSpec, pre: Preprocessing, max_pixels: int | None = None) -> np.ndarray:
-    """One item -> float32 array of shape [n, C, H, W] (n > 1 only for batched arrays)."""
+def item_to_chw(
+    item: Any, spec: InputSpec, pre: Preprocessing, max_pixels: int | None = None, *, fast: bool = False
+) -> np.ndarray:
+    """One item -> float32 array of shape [n, C, H, W] (n > 1 only for batched arrays).
+
+    ``fast``: decode JPEG paths/bytes at a reduced scale (``preprocess.open_image_reduced``).
+    """
     if isinstance(item, np.ndarray):
         return _array_to_nchw(item, spec, pre, max_pixels)
     if isinstance(item, (list, tuple)):
         raise InvalidInputError("nested lists are not accepted; pass a flat list of images or one NCHW array")
     if _is_pil(item) or isinstance(item, (str, bytes, bytearray, memoryview, os.PathLike)):
-        return preprocess_image(item, pre, max_pixels)[None]
+        return preprocess_image(item, pre, max_pixels, fast=fast)[None]
     raise InvalidInputError(
         f"cannot use a {type(item).__name__} as an image; pass a path, encoded bytes, a PIL image, "
         "a uint8 HWC array or a float32 CHW/NCHW array"
