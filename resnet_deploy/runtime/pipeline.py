@@ -88,6 +88,12 @@ class DecodePool:
         if ex is not None:
             ex.shutdown(wait=True, cancel_futures=True)
 
+    def __enter__(self) -> DecodePool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def __repr__(self) -> str:
         state = "closed" if self._closed else ("started" if self._executor else "idle")
         return f"<DecodePool threads={self.threads} {state}>"
