@@ -19,9 +19,15 @@ from resnet_deploy.cli._common import Output, escape, output_options
     help="auto, a backend (onnxruntime, openvino, torch, tensorrt, ...) or backend:key (onnxruntime:fp32).",
 )
 @click.option("--threads", default=None, help="CPU threads for the backend (default: the backend's own).")
+@click.option(
+    "--exact-decode", is_flag=True, default=False,
+    help="Decode every JPEG pixel (default: libjpeg's reduced scale that still covers the resize; faster, "
+    "top-1 agrees >= 99 %).",
+)
 @output_options
 def predict(
-    artifact: str, images: tuple[str, ...], top_k: str, backend: str, threads: str | None, out: Output
+    artifact: str, images: tuple[str, ...], top_k: str, backend: str, threads: str | None,
+    exact_decode: bool, out: Output,
 ) -> None:
     """Classify images with an artifact and print the top-k classes per image.
 
@@ -40,7 +46,9 @@ def predict(
 
     k = parse_int(top_k, "--top-k", hint="pass e.g. 5")
     n_threads = parse_int(threads, "--threads", hint="pass e.g. 4, or leave it out")
-    result = predict_files(artifact, list(images), top_k=k or 5, backend=backend, threads=n_threads)
+    result = predict_files(
+        artifact, list(images), top_k=k or 5, backend=backend, threads=n_threads, exact_decode=exact_decode
+    )
 
     def human() -> None:
         from rich.table import Table

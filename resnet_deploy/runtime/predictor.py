@@ -375,10 +375,11 @@ def predict_files(
     top_k: int = 5,
     backend: str = "auto",
     threads: int | None = None,
+    exact_decode: bool = False,
 ) -> FilePredictions:
     """Load the artifact and classify image files / folders (what ``resnet-deploy predict`` runs)."""
     files = expand_image_paths(paths)
-    with load(artifact_dir, backend=backend, threads=threads) as pred:
+    with load(artifact_dir, backend=backend, threads=threads, exact_decode=exact_decode) as pred:
         check_top_k(top_k, pred.num_classes)
         results = pred.predict(files, top_k=top_k)  # decoded max_batch at a time: bounded memory
         return FilePredictions(pred.backend, pred.explain().splitlines(), results)
