@@ -31,13 +31,11 @@ def measure(pred: Any, images: list[bytes], labels: np.ndarray | None = None) ->
     """Fast vs exact decode on one loaded Predictor: agreement, top-5 overlap, crop |Δ|, rates."""
     from resnet_deploy.metrics import agreement, topk_indices
     from resnet_deploy.preprocess import crop_image
-    from resnet_deploy.runtime.pipeline import run_pipeline
-
     logits, rate = {}, {}
     for exact in (True, False):
         pred.exact_decode = exact
         t0 = time.perf_counter()
-        logits[exact] = run_pipeline(images, pred.item_converter(), pred.infer, pred.max_batch, pred._pool)
+        logits[exact] = pred.infer_images(images)
         rate[exact] = len(images) / (time.perf_counter() - t0)
     pred.exact_decode = False
     k = min(5, pred.num_classes)

@@ -160,14 +160,22 @@ class Predictor:
         """
         k = check_top_k(top_k, self.num_classes)
         items = as_items(images)
-        check_limit(len(items), self.max_items)
         sources: list[str | None] = []
         for item in items:
             n = len(item) if isinstance(item, np.ndarray) and item.ndim == 4 else 1
             sources += [describe(item)] * n
-        check_limit(len(sources), self.max_items)
-        logits = run_pipeline(items, self.item_converter(), self.infer, self.max_batch, self._pool)
-        return self._decode(logits, k, sources)
+        return self._decode(self._pipelined(items, len(sources)), k, sources)
+
+    def infer_images(self, images: Any) -> np.ndarray:
+        """Image(s) of any accepted kind -> logits [N, num_classes], through ``predict``'s pipeline."""
+        items = as_items(images)
+        rows = sum(len(i) if isinstance(i, np.ndarray) and i.ndim == 4 else 1 for i in items)
+        return self._pipelined(items, rows)
+
+    def _pipelined(self, items: list[Any], rows: int) -> np.ndarray:
+        check_limit(len(items), self.max_items)
+        check_limit(rows, self.max_items)
+        return run_pipeline(items, self.item_converter(), self.infer, self.max_batch, self._pool)
 
     def item_converter(self) -> Convert:
         """The one per-item conversion ``predict`` uses: item -> model input rows [n, ...]."""
@@ -180,6 +188,11 @@ class Predictor:
     def decode_threads(self) -> int:
         """Threads that decode and preprocess images for ``predict`` (0: the calling thread)."""
         return self._pool.threads
+
+    @property
+    def decode_pool(self) -> DecodePool:
+        """The decode pool (started on the first multi-image request, stopped by ``close``)."""
+        return self._pool
 
     def _run(self, chunk: np.ndarray) -> np.ndarray:
         chunk = np.ascontiguousarray(chunk)

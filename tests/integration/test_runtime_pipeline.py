@@ -103,12 +103,10 @@ def demo64(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _both_paths(pred, items: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
     """Logits of the exact and the fast decode, through the same pipeline and model."""
-    from resnet_deploy.runtime.pipeline import run_pipeline
-
     out = []
     for exact in (True, False):
         pred.exact_decode = exact
-        out.append(run_pipeline(items, pred.item_converter(), pred.infer, pred.max_batch, pred._pool))
+        out.append(pred.infer_images(items))
     return out[0], out[1]
 
 

@@ -116,7 +116,7 @@ def test_predict_through_the_pool_matches_one_at_a_time(ort_fp32_pool, image_fil
     assert [p.indices for p in together] == [p.indices for p in alone]
     np.testing.assert_allclose([p.probabilities for p in together], [p.probabilities for p in alone], rtol=1e-5)
     assert [p.source for p in together] == [None] * 9 + [str(f) for f in image_files]
-    assert ort_fp32_pool._pool.started
+    assert ort_fp32_pool.decode_pool.started
 
 
 def test_close_shuts_the_decode_pool_down(artifact_dir: Path, image_files: list[Path]) -> None:
@@ -126,9 +126,9 @@ def test_close_shuts_the_decode_pool_down(artifact_dir: Path, image_files: list[
     workers = [t for t in set(threading.enumerate()) - before if t.name.startswith("resnet-deploy-decode")]
     assert workers and p.decode_threads == 2
     p.close()
-    assert p._pool.closed and not any(t.is_alive() for t in workers)
+    assert p.decode_pool.closed and not any(t.is_alive() for t in workers)
     with pytest.raises(ResNetDeployError, match="closed"):
-        p._pool.executor()
+        p.decode_pool.executor()
 
 
 def test_decode_threads_default_and_bad_values(artifact_dir: Path) -> None:
@@ -186,3 +186,16 @@ def test_the_pixel_limit_applies_to_the_declared_size_in_fast_mode(artifact_dir:
 def ort_fp32_pool(artifact_dir: Path):
     with load(artifact_dir, backend="onnxruntime:fp32", threads=1, max_batch=4, decode_threads=3) as p:
         yield p
+
+
+def test_infer_images_exact_equals_the_old_whole_batch_path(artifact_dir: Path, image_files: list[Path]) -> None:
+    from resnet_deploy.runtime.validate import to_batch
+
+    items = [encode_image(seed=s, size=(400, 300), fmt="JPEG") for s in range(5)] + [str(image_files[0])]
+    with load(artifact_dir, backend="onnxruntime:fp32", threads=1, max_batch=2, exact_decode=True) as p:
+        got = p.infer_images(items)
+        want = p.infer(to_batch(items, p.manifest.input, p.preprocessing))
+        p.exact_decode = False
+        fast = p.infer_images(items)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert got.shape == fast.shape == (6, p.num_classes) and not np.allclose(got[:5], fast[:5], atol=1e-6)
