@@ -64,28 +64,44 @@ def open_image(src: Any, limit: int | None = None) -> Any:
     The header is read first: zero-size and over-``max_pixels`` images are refused
     before their pixels are decoded (PIL's own bomb check is replaced by ours).
     """
+    return open_image_reduced(src, limit)[0]
+
+
+Box = tuple[float, float, float, float]
+
+
+def open_image_reduced(src: Any, limit: int | None = None, min_side: int | None = None) -> tuple[Any, Box | None]:
+    """Like ``open_image``; with ``min_side``, a JPEG is decoded at a reduced scale (draft mode).
+
+    libjpeg can decode at 1/2, 1/4 or 1/8 scale inside its inverse DCT, several
+    times faster than a full decode followed by a resize. The scale picked is the
+    smallest that keeps the shorter side >= ``min_side`` (the manifest's resize),
+    so the later resize still only shrinks. Returns (image, box): ``box`` is the
+    whole original picture in the decoded image's coordinates (pass it to
+    ``resize_center_crop`` so the geometry matches the full decode), or None when
+    nothing was reduced. The pixel bound applies to the declared (full) size.
+    """
     from PIL import Image
 
     if isinstance(src, Image.Image):
-        img = src
-        check_size(img.size[0], img.size[1], "the PIL image", limit)
+        check_size(src.size[0], src.size[1], "the PIL image", limit)
+        return to_rgb(src), None
+    if isinstance(src, (bytes, bytearray, memoryview)):
+        if len(src) == 0:
+            raise InvalidInputError("image bytes are empty (0 bytes); send an encoded JPEG/PNG")
+        fh: Any = io.BytesIO(bytes(src))
+        where = "image bytes"
+    elif isinstance(src, (str, os.PathLike)):
+        path = os.fspath(src)
+        check_image_path(path)
+        fh = path
+        where = f"image file '{path}'"
     else:
-        if isinstance(src, (bytes, bytearray, memoryview)):
-            if len(src) == 0:
-                raise InvalidInputError("image bytes are empty (0 bytes); send an encoded JPEG/PNG")
-            fh: Any = io.BytesIO(bytes(src))
-            where = "image bytes"
-        elif isinstance(src, (str, os.PathLike)):
-            path = os.fspath(src)
-            check_image_path(path)
-            fh = path
-            where = f"image file '{path}'"
-        else:
-            raise InvalidInputError(
-                f"cannot read an image from {type(src).__name__}; pass a path, bytes, PIL image or NCHW array"
-            )
-        img = _decode(fh, where, limit)
-    return to_rgb(img)
+        raise InvalidInputError(
+            f"cannot read an image from {type(src).__name__}; pass a path, bytes, PIL image or NCHW array"
+        )
+    img, box = _decode(fh, where, limit, min_side)
+    return to_rgb(img), box
 
 
 def check_image_path(path: str) -> None:
@@ -99,13 +115,31 @@ def check_image_path(path: str) -> None:
         raise InvalidInputError(f"image file '{path}' is empty (0 bytes); pass a complete JPEG/PNG")
 
 
-def _decode(fh: Any, where: str, limit: int | None) -> Any:
+def _decode(fh: Any, where: str, limit: int | None, min_side: int | None = None) -> tuple[Any, Box | None]:
     """Header first (size checks), then the pixels; any decode failure is one InvalidInputError."""
+    img = _open_header(fh, where, limit)
+    try:
+        check_size(img.size[0], img.size[1], where, limit)
+        box = _draft(img, min_side) if min_side else None
+        img.load()
+    except InvalidInputError:
+        img.close()
+        raise
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        img.close()
+        raise InvalidInputError(
+            f"{where} is truncated or corrupt ({type(exc).__name__}); re-encode or replace the file"
+        ) from None
+    return img, box
+
+
+def _open_header(fh: Any, where: str, limit: int | None) -> Any:
+    """``Image.open`` (reads the header only), its failures as one-line InvalidInputErrors."""
     from PIL import Image, UnidentifiedImageError
 
     _quiet_pil_bomb_warning()
     try:
-        img = Image.open(fh)
+        return Image.open(fh)
     except Image.DecompressionBombError as exc:  # PIL refuses before we see the size: report it our way
         found = re.search(r"\((\d+) pixels\)", str(exc))
         pixels = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
@@ -118,18 +152,23 @@ def _decode(fh: Any, where: str, limit: int | None) -> Any:
         raise InvalidInputError(
             f"{where} cannot be decoded as an image ({type(exc).__name__}); pass a JPEG/PNG/BMP/WebP/TIFF file"
         ) from None
-    try:
-        check_size(img.size[0], img.size[1], where, limit)
-        img.load()
-    except InvalidInputError:
-        img.close()
-        raise
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        img.close()
-        raise InvalidInputError(
-            f"{where} is truncated or corrupt ({type(exc).__name__}); re-encode or replace the file"
-        ) from None
-    return img
+
+
+def _draft(img: Any, min_side: int) -> Box | None:
+    """Ask libjpeg for the smallest 1/2^k scale keeping the shorter side >= ``min_side``.
+
+    Pillow's ``draft`` picks the largest scale s in (8, 4, 2, 1) with
+    s <= min(W // w, H // h) for a requested (w, h), so requesting
+    (min_side, min_side) leaves ceil(min(W, H) / s) >= min_side. Other formats
+    (and JPEGs too small to reduce) are decoded whole.
+    """
+    w, h = img.size
+    if getattr(img, "format", None) not in ("JPEG", "MPO") or min(w, h) < 2 * min_side:
+        return None
+    res = img.draft(img.mode, (min_side, min_side))
+    if res is None or img.size == (w, h):
+        return None
+    return (0.0, 0.0, float(res[1][2]), float(res[1][3]))
 
 
 _BOMB_WARNING_OFF = False
@@ -165,15 +204,24 @@ def to_rgb(img: Any) -> Any:
     return img.convert("RGB")
 
 
-def resize_center_crop(img: Any, resize: int, crop: int, interpolation: str = "bilinear") -> Any:
-    """Resize the shorter side to ``resize`` then centre-crop ``crop`` x ``crop`` (torchvision style)."""
-    w, h = img.size
+def resize_center_crop(
+    img: Any, resize: int, crop: int, interpolation: str = "bilinear", box: Box | None = None
+) -> Any:
+    """Resize the shorter side to ``resize`` then centre-crop ``crop`` x ``crop`` (torchvision style).
+
+    ``box``: the region of ``img`` that holds the whole picture (from a reduced
+    JPEG decode, see ``open_image_reduced``); the output size is computed from it
+    so it matches what a full decode would give.
+    """
+    w, h = (img.size if box is None else (box[2] - box[0], box[3] - box[1]))
     resample = _RESAMPLE.get(interpolation, 2)
     if w <= h:
         nw, nh = resize, max(1, int(round(resize * h / w)))
     else:
         nw, nh = max(1, int(round(resize * w / h))), resize
-    if (nw, nh) != (w, h):
+    if box is not None:
+        img = img.resize((nw, nh), resample=resample, box=box)
+    elif (nw, nh) != (w, h):
         img = img.resize((nw, nh), resample=resample)
     left = int(round((nw - crop) / 2.0))
     top = int(round((nh - crop) / 2.0))
@@ -191,19 +239,21 @@ def normalize(hwc_uint8: np.ndarray, pre: Any) -> np.ndarray:
     return np.ascontiguousarray(arr.transpose(2, 0, 1), dtype=np.float32)
 
 
-def crop_image(src: Any, pre: Any, limit: int | None = None) -> np.ndarray:
+def crop_image(src: Any, pre: Any, limit: int | None = None, *, fast: bool = False) -> np.ndarray:
     """One image (path/bytes/PIL) -> resized + centre-cropped uint8 HWC RGB (before normalize).
 
     Split out so data sources can cache the small uint8 crop and normalise per batch.
+    ``fast``: decode JPEGs at a reduced scale (see ``open_image_reduced``); close to,
+    not bit-equal with, the exact path. Calibration keeps the exact default.
     """
-    img = open_image(src, limit)
-    img = resize_center_crop(img, pre.resize, pre.crop, pre.interpolation)
+    img, box = open_image_reduced(src, limit, int(pre.resize) if fast else None)
+    img = resize_center_crop(img, pre.resize, pre.crop, pre.interpolation, box)
     return np.asarray(img, dtype=np.uint8)
 
 
-def preprocess_image(src: Any, pre: Any, limit: int | None = None) -> np.ndarray:
+def preprocess_image(src: Any, pre: Any, limit: int | None = None, *, fast: bool = False) -> np.ndarray:
     """One image (path/bytes/PIL) -> float32 CHW array, per ``pre`` (a manifest Preprocessing)."""
-    return normalize(crop_image(src, pre, limit), pre)
+    return normalize(crop_image(src, pre, limit, fast=fast), pre)
 
 
 def preprocess_array_hwc(arr: np.ndarray, pre: Any, limit: int | None = None) -> np.ndarray:

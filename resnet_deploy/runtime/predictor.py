@@ -7,11 +7,14 @@ then the rest of ``AUTO_ORDER``; a backend that fails to start is noted and the
 next one tried. ``Predictor.explain()`` tells what was picked, by which rule and
 with which figures, skipped ones included.
 One Predictor may be shared by many threads: runners that are not thread-safe
-are called under a lock.
+are called under a lock. ``predict`` on encoded images decodes JPEGs at a
+reduced scale on a small thread pool, overlapped with inference
+(``runtime.pipeline``); ``load(..., exact_decode=True)`` decodes every pixel.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from dataclasses import asdict, dataclass
@@ -32,12 +35,9 @@ from resnet_deploy.preprocess import max_pixels as preprocess_max_pixels
 from resnet_deploy.preprocess import normalize
 from resnet_deploy.runtime.auto import AUTO_ORDER, select_auto
 from resnet_deploy.runtime.base import Runner
-from resnet_deploy.runtime.resolve import (
-    Candidate,
-    make_runner,
-    pair_raw,
-    resolve,
-)
+from resnet_deploy.runtime.pipeline import Convert, DecodePool, run_pipeline
+from resnet_deploy.runtime.pipeline import decode_threads as checked_decode_threads
+from resnet_deploy.runtime.resolve import Candidate, make_runner, pair_raw, resolve
 from resnet_deploy.runtime.validate import (
     as_items,
     check_batch,
@@ -47,7 +47,8 @@ from resnet_deploy.runtime.validate import (
     describe,
     expand_image_paths,
     is_image_item,
-    to_batch,
+    item_to_chw,
+    item_to_pixels,
 )
 
 __all__ = ["AUTO_ORDER", "FilePredictions", "Prediction", "Predictor", "load", "predict_files"]
@@ -92,6 +93,8 @@ class Predictor:
         max_pixels: int | None = None,
         raw_runner: Runner | None = None,
         raw_candidate: Candidate | None = None,
+        exact_decode: bool = False,
+        decode_threads: int | None = None,
     ) -> None:
         self.artifact_dir = artifact_dir
         self.manifest = manifest
@@ -107,6 +110,10 @@ class Predictor:
         self.max_items = max_items
         # Largest decoded image accepted (None: $RESNET_DEPLOY_MAX_PIXELS or preprocess.DEFAULT_MAX_PIXELS).
         self.max_pixels = None if max_pixels is None else preprocess_max_pixels(max_pixels)
+        # False: JPEGs decoded at the smallest 1/2^k scale that keeps the resize size (fast, close);
+        # True: every pixel decoded, bit-equal with calibration's preprocessing.
+        self.exact_decode = exact_decode
+        self._pool = DecodePool(decode_threads)
         self._lock = None if runner.thread_safe else threading.Lock()
         self.labels = _read_labels(artifact_dir, manifest)
 
@@ -170,18 +177,42 @@ class Predictor:
         return self._decode(self.infer(x), k, [None] * len(x))
 
     def predict(self, images: Any, top_k: int = 5) -> list[Prediction]:
-        """Image(s) of any accepted kind (see ``runtime.validate``) -> one Prediction per image."""
+        """Image(s) of any accepted kind (see ``runtime.validate``) -> one Prediction per image.
+
+        Several images are decoded on the decode pool while the previous chunk of
+        ``max_batch`` is inferred; results keep the input order.
+        """
         k = check_top_k(top_k, self.num_classes)
         items = as_items(images)
-        check_limit(len(items), self.max_items)
-        raw = self.raw_runner is not None and all(is_image_item(i) for i in items)  # the one raw/float choice
-        x = to_batch(items, self.manifest.input, self.preprocessing, self.max_pixels, raw=raw)
         sources: list[str | None] = []
         for item in items:
             n = len(item) if isinstance(item, np.ndarray) and item.ndim == 4 else 1
             sources += [describe(item)] * n
-        logits = self._chunked(self.raw_runner, x) if raw else self.infer(x)  # type: ignore[arg-type]
-        return self._decode(logits, k, sources)
+        return self._decode(self._pipelined(items, len(sources)), k, sources)
+
+    def infer_images(self, images: Any) -> np.ndarray:
+        """Image(s) of any accepted kind -> logits [N, num_classes], through ``predict``'s pipeline."""
+        items = as_items(images)
+        rows = sum(len(i) if isinstance(i, np.ndarray) and i.ndim == 4 else 1 for i in items)
+        return self._pipelined(items, rows)
+
+    def _pipelined(self, items: list[Any], rows: int) -> np.ndarray:
+        check_limit(len(items), self.max_items)
+        check_limit(rows, self.max_items)
+        raw = self.raw_runner is not None and all(is_image_item(i) for i in items)  # the one raw/float choice
+        infer = functools.partial(self._chunked, self.raw_runner) if raw else self.infer
+        return run_pipeline(items, self.item_converter(raw), infer, self.max_batch, self._pool)
+
+    def item_converter(self, raw: bool = False) -> Convert:
+        """The one per-item conversion ``predict`` uses: item -> model input rows [n, ...].
+
+        ``raw``: uint8 NHWC centre crops for the raw-pixel twin; otherwise float32 NCHW.
+        """
+        convert = item_to_pixels if raw else item_to_chw
+        return functools.partial(
+            convert, spec=self.manifest.input, pre=self.preprocessing,
+            max_pixels=self.max_pixels, fast=not self.exact_decode,
+        )
 
     def _chunked(self, runner: Runner, x: np.ndarray) -> np.ndarray:
         outs = [self._run(runner, x[i : i + self.max_batch]) for i in range(0, len(x), self.max_batch)]
@@ -210,6 +241,8 @@ class Predictor:
 
     # -- lifetime --------------------------------------------------------------
     def close(self) -> None:
+        """Stop the decode pool (queued decodes cancelled), then release the backend."""
+        self._pool.close()
         self.runner.deactivate()
         if self.raw_runner is not None:
             self.raw_runner.deactivate()
@@ -235,6 +268,8 @@ def load(
     max_pixels: int | None = None,
     probe: bool | None = None,
     raw: bool = True,
+    exact_decode: bool = False,
+    decode_threads: int | None = None,
     **options: Any,
 ) -> Predictor:
     """Verify the artifact (every sha256), pick and activate a backend, return a Predictor.
@@ -249,12 +284,18 @@ def load(
     $RESNET_DEPLOY_AUTO_PROBE=0; False: the fixed order). ``raw``:
     send images to the chosen file's raw-pixel twin (``<key>-raw``: uint8 NHWC crops,
     preprocessing folded into the model) when the artifact has one; False always
-    normalises here. Extra ``options`` go to the runner.
+    normalises here. ``exact_decode``: decode every JPEG pixel in ``predict`` (default:
+    the reduced draft scale that still covers the resize size; top-1 agrees >= 99 %).
+    ``decode_threads``: the decode pool's size (None: min(4, CPUs); 0: decode in
+    the calling thread, no overlap). Extra ``options`` go to the runner.
     """
     for name, value in (("threads", threads), ("max_batch", max_batch), ("max_items", max_items)):
         check_int(value, name, allow_none=True, hint="pass e.g. 4, or None for the default")
     if probe is not None and not isinstance(probe, bool):
         raise ConfigError(f"probe must be True, False or None, got {probe!r}; pass probe=False to skip the probe")
+    if not isinstance(exact_decode, bool):
+        raise ConfigError(f"exact_decode must be True or False, got {exact_decode!r}; pass exact_decode=True or False")
+    pool_threads = checked_decode_threads(decode_threads)  # refused before a backend starts
     dev = _device(device)
     root = Path(artifact_dir)
     manifest = load_manifest(root)
@@ -271,7 +312,7 @@ def load(
     cand, runner, raw_cand, raw_runner = pair_raw(root, manifest, cand, runner, raw, threads, options)
     return Predictor(
         root, manifest, runner, cand, why, max_batch=max_batch, max_items=max_items, max_pixels=max_pixels,
-        raw_runner=raw_runner, raw_candidate=raw_cand,
+        raw_runner=raw_runner, raw_candidate=raw_cand, exact_decode=exact_decode, decode_threads=pool_threads,
     )
 
 
@@ -333,14 +374,13 @@ def predict_files(
     backend: str = "auto",
     threads: int | None = None,
     raw: bool = True,
+    exact_decode: bool = False,
 ) -> FilePredictions:
     """Load the artifact and classify image files / folders (what ``resnet-deploy predict`` runs).
 
     ``raw``: use the chosen file's raw-pixel twin when there is one (see ``load``)."""
     files = expand_image_paths(paths)
-    with load(artifact_dir, backend=backend, threads=threads, raw=raw) as pred:
+    with load(artifact_dir, backend=backend, threads=threads, raw=raw, exact_decode=exact_decode) as pred:
         check_top_k(top_k, pred.num_classes)
-        results: list[Prediction] = []
-        for i in range(0, len(files), pred.max_batch):  # bounded memory for big folders
-            results += pred.predict(files[i : i + pred.max_batch], top_k=top_k)
+        results = pred.predict(files, top_k=top_k)  # decoded max_batch at a time: bounded memory
         return FilePredictions(pred.raw_backend or pred.backend, pred.explain().splitlines(), results)

@@ -48,22 +48,32 @@ def describe(item: Any) -> str | None:
     return None
 
 
-def item_to_chw(item: Any, spec: InputSpec, pre: Preprocessing, max_pixels: int | None = None) -> np.ndarray:
-    """One item -> float32 array of shape [n, C, H, W] (n > 1 only for batched arrays)."""
+def item_to_chw(
+    item: Any, spec: InputSpec, pre: Preprocessing, max_pixels: int | None = None, *, fast: bool = False
+) -> np.ndarray:
+    """One item -> float32 array of shape [n, C, H, W] (n > 1 only for batched arrays).
+
+    ``fast``: decode JPEG paths/bytes at a reduced scale (``preprocess.open_image_reduced``).
+    """
     if isinstance(item, np.ndarray):
         return _array_to_nchw(item, spec, pre, max_pixels)
     if isinstance(item, (list, tuple)):
         raise InvalidInputError("nested lists are not accepted; pass a flat list of images or one NCHW array")
     if _is_pil(item) or isinstance(item, (str, bytes, bytearray, memoryview, os.PathLike)):
-        return preprocess_image(item, pre, max_pixels)[None]
+        return preprocess_image(item, pre, max_pixels, fast=fast)[None]
     raise InvalidInputError(
         f"cannot use a {type(item).__name__} as an image; pass a path, encoded bytes, a PIL image, "
         "a uint8 HWC array or a float32 CHW/NCHW array"
     )
 
 
-def item_to_pixels(item: Any, spec: InputSpec, pre: Preprocessing, max_pixels: int | None = None) -> np.ndarray:
-    """One image item -> uint8 [n, S, S, 3] RGB centre crop(s) for a raw-pixel model (no normalising)."""
+def item_to_pixels(
+    item: Any, spec: InputSpec, pre: Preprocessing, max_pixels: int | None = None, *, fast: bool = False
+) -> np.ndarray:
+    """One image item -> uint8 [n, S, S, 3] RGB centre crop(s) for a raw-pixel model (no normalising).
+
+    ``fast``: decode JPEG paths/bytes at a reduced scale, as ``item_to_chw`` does.
+    """
     if isinstance(item, np.ndarray) and item.dtype == np.uint8:
         if item.ndim == 4:
             if len(item) == 0:
@@ -75,7 +85,7 @@ def item_to_pixels(item: Any, spec: InputSpec, pre: Preprocessing, max_pixels: i
             )
         return crop_array_hwc(item, pre, max_pixels)[None]
     if _is_pil(item) or isinstance(item, (str, bytes, bytearray, memoryview, os.PathLike)):
-        return crop_image(item, pre, max_pixels)[None]
+        return crop_image(item, pre, max_pixels, fast=fast)[None]
     return item_to_chw(item, spec, pre, max_pixels)  # refuses the rest with the usual message
 
 

@@ -65,3 +65,23 @@ def test_predict_bad_image_and_artifact(artifact_dir, tmp_path: Path, image_file
 def test_predict_help_has_example(monkeypatch, capsys) -> None:
     code, out, _ = _run(["predict", "--help"], monkeypatch, capsys)
     assert code == 0 and "Example:" in out and "--backend" in out
+
+
+def test_predict_exact_decode_flag(artifact_dir, tmp_path, monkeypatch, capsys) -> None:
+    from runtime_helpers import encode_image
+
+    from resnet_deploy.runtime import load
+
+    big = tmp_path / "big.jpg"
+    big.write_bytes(encode_image(seed=3, size=(1200, 900), fmt="JPEG"))
+    got = {}
+    for flag in ([], ["--exact-decode"]):
+        args = ["predict", str(artifact_dir), str(big), "--json", "--backend", "onnxruntime:fp32", *flag]
+        code, out, err = _run(args, monkeypatch, capsys)
+        assert code == 0, err
+        got[bool(flag)] = json.loads(out)[0]["probabilities"]
+    for exact in (False, True):
+        with load(artifact_dir, backend="onnxruntime:fp32", exact_decode=exact) as p:
+            want = p.predict(str(big))[0].probabilities
+        assert got[exact] == pytest.approx(want, rel=1e-5)
+    assert got[True] != pytest.approx(got[False], rel=1e-6)  # the flag changes the decode
