@@ -214,6 +214,16 @@ class Predictor:
             max_pixels=self.max_pixels, fast=not self.exact_decode,
         )
 
+    @property
+    def decode_threads(self) -> int:
+        """Threads that decode and preprocess images for ``predict`` (0: the calling thread)."""
+        return self._pool.threads
+
+    @property
+    def decode_pool(self) -> DecodePool:
+        """The decode pool (started on the first multi-image request, stopped by ``close``)."""
+        return self._pool
+
     def _chunked(self, runner: Runner, x: np.ndarray) -> np.ndarray:
         outs = [self._run(runner, x[i : i + self.max_batch]) for i in range(0, len(x), self.max_batch)]
         return outs[0] if len(outs) == 1 else np.concatenate(outs, axis=0)

@@ -3,7 +3,8 @@
 * tensor model ``<name>``: preprocessed float32 NCHW in (the manifest's input
   name, e.g. ``input``), for clients that already preprocess;
 * image model ``<name>_image``: encoded image bytes in (``image``, one per batch
-  item), decoded and preprocessed here exactly as the manifest says; when the
+  item), decoded (JPEG at the draft scale, on the Predictor's decode pool) and
+  preprocessed as the manifest says, like ``Predictor.predict``; when the
   Predictor has a raw-pixel twin, only resized and cropped here (uint8 NHWC) and
   normalised inside the model.
 
@@ -65,26 +66,29 @@ def _label(labels: Sequence[str], i: int) -> str:
     return labels[i] if 0 <= i < len(labels) else str(i)
 
 
-def decode_images(images: np.ndarray, pre: Any, max_pixels: int | None = None, raw: bool = False) -> np.ndarray:
-    """An object array of encoded images (any shape) -> float32 NCHW, per the manifest
-    (``raw``: uint8 NHWC centre crops, for a raw-pixel model that normalises inside)."""
+def encoded_items(images: np.ndarray) -> list[bytes]:
+    """An object array of encoded images (any shape) -> one bytes object per image."""
     flat = images.reshape(-1)
     if flat.size == 0:
         raise InvalidInputError("no images in the request; send one encoded image per batch item")
+    return [item if isinstance(item, bytes) else bytes(item) for item in flat]
+
+
+def decode_images(images: np.ndarray, pre: Any, max_pixels: int | None = None, raw: bool = False) -> np.ndarray:
+    """An object array of encoded images -> float32 NCHW, per the manifest, decoded exactly
+    (``raw``: uint8 NHWC centre crops, for a raw-pixel model that normalises inside)."""
     convert = crop_image if raw else preprocess_image
-    out = []
-    for item in flat:
-        data = item if isinstance(item, (bytes, bytearray)) else bytes(item)
-        out.append(convert(data, pre, max_pixels))
-    return np.stack(out)
+    return np.stack([convert(data, pre, max_pixels) for data in encoded_items(images)])
 
 
 def make_infer_functions(predictor: Any, spec: ModelSpec) -> tuple[Callable, Callable]:
-    """(tensor callable, image callable) bound to one Predictor, ready for ``Triton.bind``."""
-    from pytriton.decorators import batch
+    """(tensor callable, image callable) bound to one Predictor, ready for ``Triton.bind``.
 
-    pre = predictor.preprocessing
-    raw = getattr(predictor, "raw_runner", None) is not None
+    The image model goes through ``Predictor.infer_images``, the same path as
+    ``predict``: draft JPEG decode on the decode pool, overlapped with inference,
+    and the raw-pixel twin when the artifact has one.
+    """
+    from pytriton.decorators import batch
 
     @batch
     def infer_tensor(**inputs: np.ndarray) -> dict[str, np.ndarray]:
@@ -93,11 +97,7 @@ def make_infer_functions(predictor: Any, spec: ModelSpec) -> tuple[Callable, Cal
 
     @batch
     def infer_image(**inputs: np.ndarray) -> dict[str, np.ndarray]:
-        if raw:  # the artifact's raw-pixel twin normalises inside the model
-            x = decode_images(inputs[IMAGE_INPUT], pre, getattr(predictor, "max_pixels", None), raw=True)
-            return postprocess(predictor.infer_pixels(x), spec)
-        x = decode_images(inputs[IMAGE_INPUT], pre, getattr(predictor, "max_pixels", None))
-        return postprocess(predictor.infer(x), spec)
+        return postprocess(predictor.infer_images(encoded_items(inputs[IMAGE_INPUT])), spec)
 
     return infer_tensor, infer_image
 
