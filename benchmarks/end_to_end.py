@@ -40,9 +40,6 @@ from resnet_deploy.bench.e2e_sides import Isolation, guarded
 ROOT = Path(__file__).resolve().parent
 DEFAULT_OUT = ROOT / "results" / "end_to_end.md"
 PARTS = ("inference", "e2e", "serve", "ceiling")
-CAMERA_SIZES = ((640, 480), (1280, 960), (1600, 1200), (2048, 1536), (3264, 2448), (4000, 3000))
-SKIMAGE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "camera", "hubble_deep_field",
-                  "immunohistochemistry", "retina")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -101,56 +98,22 @@ def validate(args: argparse.Namespace) -> None:
 # -- images ------------------------------------------------------------------------------------
 
 
-def _camera_jpeg(rgb: Any, size: tuple[int, int], path: Path) -> Path:
-    """Centre-crop ``rgb`` (HWC uint8) to the size's aspect, resize (Lanczos), add grain, save as a q90 JPEG."""
-    import numpy as np
-    from PIL import Image
-
-    img = Image.fromarray(rgb).convert("RGB")
-    w, h = img.size
-    tw, th = size if w >= h else size[::-1]
-    if w / h > tw / th:
-        cw, ch = round(h * tw / th), h
-    else:
-        cw, ch = w, round(w * th / tw)
-    left, top = (w - cw) // 2, (h - ch) // 2
-    img = img.crop((left, top, left + cw, top + ch)).resize((tw, th), Image.LANCZOS)
-    # sensor-like grain: an upscaled small picture is too smooth, its JPEG far smaller than a camera's
-    grain = np.random.default_rng(tw * th).normal(0.0, 3.0, (th, tw, 3))
-    img = Image.fromarray(np.clip(np.asarray(img, np.float32) + grain, 0, 255).astype(np.uint8))
-    img.save(path, format="JPEG", quality=90)
-    return path
-
-
 def make_photo_set(out_dir: Path, n: int) -> list[Path]:
-    """``n`` camera-sized JPEGs: alternately a real photograph from scikit-image's package data and
-    a built-in sample rendering (``scripts/make_sample_data.py``'s images), sizes 640x480..4000x3000.
-
-    Stand-in until ``resnet_deploy.data.photos`` lands (helper "decode"); swap at merge.
-    """
-    import numpy as np
-
-    from resnet_deploy.data import sample_arrays
+    """``n`` camera-sized JPEGs (640-4000 px): alternately a real photograph from scikit-image's
+    package data and a built-in sample rendering enlarged to a camera size (``resnet_deploy.data.photos``)."""
+    from resnet_deploy.atomic import write_bytes_atomic
+    from resnet_deploy.data.photos import CAMERA_SIZES, camera_jpegs, sample_jpegs
     from resnet_deploy.errors import MissingDependencyError
 
     try:
-        from skimage import data as skdata
+        import skimage  # noqa: F401  (its package data are the real photographs)
     except ImportError as exc:
         raise MissingDependencyError("scikit-image is not installed (its package data are the real photographs "
-                                     "of this benchmark); install it with: pip install scikit-image") from exc
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    samples = sample_arrays("eval")[0]
-    paths = []
-    for i in range(n):
-        size = CAMERA_SIZES[i % len(CAMERA_SIZES)]
-        if i % 2 == 0:
-            rgb = getattr(skdata, SKIMAGE_PHOTOS[(i // 2) % len(SKIMAGE_PHOTOS)])()
-            rgb = np.stack([rgb] * 3, -1) if rgb.ndim == 2 else rgb[..., :3]
-        else:
-            rgb = samples[(i // 2) % len(samples)]
-        paths.append(_camera_jpeg(np.ascontiguousarray(rgb), size, out_dir / f"photo_{i:03d}.jpg"))
-    return paths
+                                     "of this benchmark); install it with: pip install -e '.[photos]'") from exc
+    real = camera_jpegs((n + 1) // 2)
+    synth = sample_jpegs("eval", n // 2, sizes=CAMERA_SIZES[::-1])[0] if n > 1 else []
+    mixed = [j for pair in zip(real, synth, strict=False) for j in pair] + real[len(synth):]
+    return [write_bytes_atomic(out_dir / f"{i:03d}_{j.filename}", j.data) for i, j in enumerate(mixed[:n])]
 
 
 # -- artifacts (built in a fresh process) -------------------------------------------------------
