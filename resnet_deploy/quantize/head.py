@@ -1,0 +1,82 @@
+"""OpenVINO's head placement: the classifier's input Q/DQ on the pooled output, before the flatten.
+
+ONNX Runtime's ``quantize_static`` leaves ``ReduceMean``/``GlobalAveragePool`` in
+float and quantizes the Gemm's input after the ``Reshape``/``Flatten``. OpenVINO's
+CPU plugin compiles that tail as Reduce (u8 in, f32 out) -> f32 Reorder -> f32
+Reshape -> a standalone f32 FakeQuantize -> FullyConnected, where NNCF's graph has
+the FakeQuantize fused into the Reduce and an int8 Reorder/Reshape
+(``benchmarks/peer_kernels.py``). Moving the Q/DQ pair onto the pooled tensor gives
+OpenVINO NNCF's shape; it is exact, since a per-tensor Q/DQ commutes with a reshape.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+POOL_OPS = ("ReduceMean", "GlobalAveragePool")
+SHAPE_OPS = ("Reshape", "Flatten", "Squeeze")
+
+
+def _users(graph: Any) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    for node in graph.node:
+        for name in node.input:
+            out.setdefault(name, []).append(node)
+    return out
+
+
+def _hoistable(q: Any, producer: dict[str, Any], users: dict[str, list[Any]]) -> tuple[Any, Any] | None:
+    """(shape op, its DequantizeLinear partner) when ``q`` quantizes pool -> shape op output; else None."""
+    shape = producer.get(q.input[0])
+    if shape is None or shape.op_type not in SHAPE_OPS or len(users.get(shape.output[0], [])) != 1:
+        return None
+    pool = producer.get(shape.input[0])
+    if pool is None or pool.op_type not in POOL_OPS or len(users.get(pool.output[0], [])) != 1:
+        return None
+    dqs = users.get(q.output[0], [])
+    if len(dqs) != 1 or dqs[0].op_type != "DequantizeLinear":
+        return None
+    return shape, dqs[0]
+
+
+def hoist_head_qdq(model: Any) -> int:
+    """Move each Q/DQ pair behind a pool -> flatten onto the pool output (in place); returns how many."""
+    graph = model.graph
+    producer = {out: n for n in graph.node for out in n.output}
+    users = _users(graph)
+    moved = 0
+    for q in [n for n in graph.node if n.op_type == "QuantizeLinear"]:
+        found = _hoistable(q, producer, users)
+        if found is None:
+            continue
+        shape, dq = found
+        flat, pooled, dq_out = shape.output[0], shape.input[0], dq.output[0]
+        for consumer in users.get(dq_out, []):
+            consumer.input[:] = [flat if name == dq_out else name for name in consumer.input]
+        q.input[0] = pooled
+        shape.input[0] = dq_out
+        nodes = [n for n in graph.node if n is not shape]
+        nodes.insert(next(i for i, n in enumerate(nodes) if n is dq) + 1, shape)  # keep topological order
+        del graph.node[:]
+        graph.node.extend(nodes)
+        stale = {q.output[0], dq_out}  # their recorded shapes were the flattened ones
+        keep = [v for v in graph.value_info if v.name not in stale]
+        del graph.value_info[:]
+        graph.value_info.extend(keep)
+        moved += 1
+    return moved
+
+
+def rewrite_head_qdq(path: str | Path) -> int:
+    """Apply ``hoist_head_qdq`` to an ONNX file, replacing it atomically; returns the pairs moved."""
+    import onnx
+
+    from resnet_deploy.atomic import replacing
+
+    model = onnx.load(str(path))
+    moved = hoist_head_qdq(model)
+    if moved:
+        with replacing(path) as tmp:
+            onnx.save(model, str(tmp))
+    return moved
