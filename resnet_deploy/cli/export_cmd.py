@@ -114,8 +114,8 @@ def export(
     100% top-1 agreement, else exit 1), and everything lands in one artifact
     directory with a manifest.json. A failed run leaves nothing behind.
 
-    With --int8 (and/or --fp16) the artifact also gets model.int8-cpu.onnx and
-    model.int8-tensorrt.onnx from one calibration, checked against --max-drop;
+    With --int8 (and/or --fp16) the artifact also gets model.int8-cpu.onnx,
+    model.int8-tensorrt.onnx and model.int8-openvino.onnx from one calibration, checked against --max-drop;
     with --tensorrt an engine is built too. All stages succeed or nothing is written.
 
     \b

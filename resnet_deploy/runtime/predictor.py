@@ -43,6 +43,7 @@ AUTO_ORDER: tuple[str, ...] = (
     "onnxruntime-tensorrt",
     "onnxruntime-cuda",
     "onnxruntime:int8-cpu",
+    "openvino:int8-openvino",
     "openvino:int8-cpu",
     "openvino:int8-tensorrt",
     "onnxruntime:fp32",

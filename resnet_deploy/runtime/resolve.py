@@ -1,7 +1,7 @@
 """Backend specs -> runnable (backend, file) pairs of an artifact.
 
 A backend spec is ``backend`` or ``backend:key`` (key = ``FileEntry.key``: fp32,
-fp16, int8-cpu, int8-tensorrt). ``candidates`` lists every pair the artifact
+fp16, int8-cpu, int8-tensorrt, int8-openvino). ``candidates`` lists every pair the artifact
 could run, with the reason when one cannot run here (backend not installed, no
 device, no matching file), so reports can show skipped rows
 instead of silently dropping them. Only light imports happen here: probing a
