@@ -19,10 +19,13 @@ SHAPE_OPS = ("Reshape", "Flatten", "Squeeze")
 
 
 def _users(graph: Any) -> dict[str, list[Any]]:
+    """Tensor -> the nodes reading it; a graph output also counts as a reader (it must stay as it is)."""
     out: dict[str, list[Any]] = {}
     for node in graph.node:
         for name in node.input:
             out.setdefault(name, []).append(node)
+    for value in graph.output:
+        out.setdefault(value.name, []).append(value)
     return out
 
 
@@ -35,8 +38,10 @@ def _hoistable(q: Any, producer: dict[str, Any], users: dict[str, list[Any]]) ->
     if pool is None or pool.op_type not in POOL_OPS or len(users.get(pool.output[0], [])) != 1:
         return None
     dqs = users.get(q.output[0], [])
-    if len(dqs) != 1 or dqs[0].op_type != "DequantizeLinear":
+    if len(dqs) != 1 or getattr(dqs[0], "op_type", None) != "DequantizeLinear":
         return None
+    if any(not hasattr(u, "op_type") for u in users.get(dqs[0].output[0], [])):
+        return None  # the dequantized tensor is a graph output: its shape must not change
     return shape, dqs[0]
 
 
