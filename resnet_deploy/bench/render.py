@@ -186,6 +186,11 @@ def paired_lines(paired: dict[str, Any] | None) -> list[str]:
         out.append(f"head-to-head {label} ({m['backend']}, {m['rounds']} alternating rounds): median ratio "
                    f"{m['ratio']:.3f}, range {m['ratio_min']:.3f}-{m['ratio_max']:.3f}, "
                    f"we were faster in {m['rounds_won']} of {m['rounds']}")
+    for m in (paired.get("same_runtime") or {}).values():
+        if m.get("ratio") is not None:
+            out.append(f"head-to-head same runtime, batch {m['batch']} ({m['backend']}, {m['rounds']} rounds): "
+                       f"median ratio {m['ratio']:.3f}, range {m['ratio_min']:.3f}-{m['ratio_max']:.3f}, "
+                       f"we were faster in {m['rounds_won']} of {m['rounds']}")
     return out
 
 

@@ -45,6 +45,18 @@ def _hoistable(q: Any, producer: dict[str, Any], users: dict[str, list[Any]]) ->
     return shape, dqs[0]
 
 
+def _rename_pair(graph: Any, q: Any, dq: Any, tensor: str) -> None:
+    """Name the pair's outputs after the tensor it now quantizes, as ``quantize_static`` does
+    (``<tensor>_QuantizeLinear_Output``): ORT's ``qdq_loss_debug`` pairs tensors by these names."""
+    taken = {o for n in graph.node for o in n.output}
+    q_out, dq_out = f"{tensor}_QuantizeLinear_Output", f"{tensor}_DequantizeLinear_Output"
+    if q_out in taken or dq_out in taken:
+        return
+    q.output[0] = dq.input[0] = q_out
+    dq.output[0] = dq_out
+    q.name, dq.name = f"{tensor}_QuantizeLinear", f"{tensor}_DequantizeLinear"
+
+
 def hoist_head_qdq(model: Any) -> int:
     """Move each Q/DQ pair behind a pool -> flatten onto the pool output (in place); returns how many."""
     graph = model.graph
@@ -57,15 +69,16 @@ def hoist_head_qdq(model: Any) -> int:
             continue
         shape, dq = found
         flat, pooled, dq_out = shape.output[0], shape.input[0], dq.output[0]
+        stale = {q.output[0], dq_out}  # their recorded shapes were the flattened ones
         for consumer in users.get(dq_out, []):
             consumer.input[:] = [flat if name == dq_out else name for name in consumer.input]
         q.input[0] = pooled
-        shape.input[0] = dq_out
+        _rename_pair(graph, q, dq, pooled)
+        shape.input[0] = dq.output[0]
         nodes = [n for n in graph.node if n is not shape]
         nodes.insert(next(i for i, n in enumerate(nodes) if n is dq) + 1, shape)  # keep topological order
         del graph.node[:]
         graph.node.extend(nodes)
-        stale = {q.output[0], dq_out}  # their recorded shapes were the flattened ones
         keep = [v for v in graph.value_info if v.name not in stale]
         del graph.value_info[:]
         graph.value_info.extend(keep)

@@ -98,6 +98,8 @@ def test_hoist_moves_the_pair_onto_the_pool_output_exactly(tmp_path: Path) -> No
         chain.append(producer[name].op_type)
         name = producer[name].input[0]
     assert chain[:5] == ["Gemm", "Reshape", "DequantizeLinear", "QuantizeLinear", "ReduceMean"]
+    # named after the tensor it now quantizes, as ORT names pairs (qdq_loss_debug pairs them by name)
+    assert producer["mean_DequantizeLinear_Output"].input[0] == "mean_QuantizeLinear_Output"
     after = tmp_path / "after.onnx"
     onnx.save(model, str(after))
     x = np.abs(np.random.default_rng(1).standard_normal((6, 8, 4, 4))).astype(np.float32)
