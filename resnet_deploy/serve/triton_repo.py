@@ -109,6 +109,8 @@ def _onnx_entry(m: Manifest, backend: str, precision: str, kind: str) -> FileEnt
     """The ONNX file for (backend, precision, kind); fp16 on GPU uses FP32 ONNX + TensorRT FP16."""
     if precision == "int8":
         target = "tensorrt" if kind == "gpu" else "cpu"
+        if backend == "openvino" and m.file("onnx", "int8", "openvino") is not None:
+            target = "openvino"  # the form OpenVINO compiles best, from the same ranges (quantize/targets.py)
         entry = m.file("onnx", "int8", target)
         if entry is None:
             raise ArtifactError(
