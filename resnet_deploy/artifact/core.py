@@ -45,7 +45,7 @@ class FileEntry:
     path: str
     format: str
     precision: str = "fp32"
-    target: str | None = None  # INT8 Q/DQ flavour: "cpu" (U8S8) or "tensorrt" (S8S8)
+    target: str | None = None  # INT8 Q/DQ flavour: "cpu" (U8S8), "tensorrt" (S8S8), "openvino"
     size: int = 0
     sha256: str = ""
     extra: dict[str, Any] = field(default_factory=dict)

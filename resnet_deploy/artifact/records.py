@@ -169,7 +169,7 @@ class Quantization:
     """Everything ``quantize`` recorded: per target, drift per model key, FP16, the report file."""
 
     targets: dict[str, QuantTarget] = field(default_factory=dict)
-    drift: dict[str, Drift] = field(default_factory=dict)  # key: int8-cpu, int8-tensorrt
+    drift: dict[str, Drift] = field(default_factory=dict)  # key: int8-cpu, int8-tensorrt, int8-openvino
     excluded_nodes: dict[str, list[str]] = field(default_factory=dict)
     fp16: Fp16Record | None = None
     report: str | None = None

@@ -110,9 +110,27 @@ def paired_vs_peer(
     for spec, batches in jobs.items():
         for key, metric in paired_rounds(measures[spec], measure_peer, batches, rounds, on_round).items():
             out[key] = dict(metric.summary(), backend=spec)
+    same = _same_runtime_job(comparison, measures, jobs)
+    if same is not None:  # our OpenVINO form vs the peer on one runtime, when it is not the headline row
+        spec, batches = same
+        metrics = paired_rounds(measures[spec], measure_peer, batches, rounds, on_round)
+        out["same_runtime"] = {key: dict(m.summary(), backend=spec) for key, m in metrics.items()}
     return out
+
+
+def _same_runtime_job(comparison: dict[str, Any], measures: dict[str, Measure],
+                      jobs: dict[str, list[int]]) -> tuple[str, list[int]] | None:
+    """(spec, batches) of ``comparison["same_runtime"]`` when it needs rounds of its own."""
+    same = comparison.get("same_runtime") or {}
+    spec = same.get("backend")
+    if spec is None or spec not in measures or spec in jobs:
+        return None
+    batches = [int(same[k]["batch"]) for k in ("latency", "throughput") if k in same]
+    return (spec, batches) if batches else None
 
 
 def jobs_count(comparison: dict[str, Any]) -> int:
     """How many runner pairings ``paired_vs_peer`` will do (for a progress total)."""
-    return len({(comparison.get(k) or {}).get("backend") for k in ("latency", "throughput")} - {None})
+    heads = {(comparison.get(k) or {}).get("backend") for k in ("latency", "throughput")} - {None}
+    same = (comparison.get("same_runtime") or {}).get("backend")
+    return len(heads) + int(same is not None and same not in heads)

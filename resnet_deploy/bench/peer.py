@@ -18,6 +18,7 @@ import contextlib
 import io
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,28 @@ def quantize_peer(
         "seconds": round(time.perf_counter() - t0, 2),
     }
     return PeerModel(model=qmodel, info=info)
+
+
+Kernel = tuple[str, str]  # (OpenVINO layer type, CPU kernel), e.g. ("Convolution", "jit_avx2_1x1_I8")
+
+
+def runtime_kernels(compiled: Any) -> Counter[Kernel]:
+    """How often each (layer type, kernel) occurs in what OpenVINO compiled (``get_runtime_model``).
+
+    Constants are left out: they are data folded into the kernels, not work.
+    """
+    counts: Counter[Kernel] = Counter()
+    for op in compiled.get_runtime_model().get_ordered_ops():
+        rt = op.get_rt_info()
+        layer = rt["layerType"].astype(str)
+        if layer != "Const":
+            counts[(layer, rt["primitiveType"].astype(str))] += 1
+    return counts
+
+
+def kernel_diff(ours: Counter[Kernel], peer: Counter[Kernel]) -> tuple[list[Kernel], list[Kernel]]:
+    """(kernels only in ours, kernels only in the peer's): the structural difference of two compiled graphs."""
+    return sorted(set(ours) - set(peer)), sorted(set(peer) - set(ours))
 
 
 def _version(dist: str) -> str:

@@ -133,6 +133,14 @@ def peer_lines(report: BenchReport) -> list[str]:
         t = pc["throughput"]
         out.append(f"batch-{t['batch']} throughput: {t['backend']} {t['ours']:.1f} img/s vs {pc['peer']} "
                    f"{t['peer']:.1f} img/s -> ratio {t['ratio']:.3f} (>= 1.0 means we are faster)")
+    same = pc.get("same_runtime") or {}
+    for part in ("latency", "throughput"):
+        if part in same and same[part].get("ratio") is not None:
+            v = same[part]
+            a, b = (v["ours_p50_ms"], v["peer_p50_ms"]) if part == "latency" else (v["ours"], v["peer"])
+            unit = "ms p50" if part == "latency" else "img/s"
+            out.append(f"same runtime, batch {v['batch']}: {same['backend']} {a:.3f} vs {pc['peer']} {b:.3f} "
+                       f"{unit} -> ratio {v['ratio']:.3f}")
     out += paired_lines(pc.get("paired"))
     return out
 
@@ -178,6 +186,11 @@ def paired_lines(paired: dict[str, Any] | None) -> list[str]:
         out.append(f"head-to-head {label} ({m['backend']}, {m['rounds']} alternating rounds): median ratio "
                    f"{m['ratio']:.3f}, range {m['ratio_min']:.3f}-{m['ratio_max']:.3f}, "
                    f"we were faster in {m['rounds_won']} of {m['rounds']}")
+    for m in (paired.get("same_runtime") or {}).values():
+        if m.get("ratio") is not None:
+            out.append(f"head-to-head same runtime, batch {m['batch']} ({m['backend']}, {m['rounds']} rounds): "
+                       f"median ratio {m['ratio']:.3f}, range {m['ratio_min']:.3f}-{m['ratio_max']:.3f}, "
+                       f"we were faster in {m['rounds_won']} of {m['rounds']}")
     return out
 
 

@@ -187,6 +187,33 @@ def peer_comparison(rows: list[BackendRow], throughput_batch: int = 16) -> dict[
             a, b = top.at(bs).throughput, peer.at(bs).throughput  # type: ignore[union-attr]
             out["throughput"] = {"backend": top.spec, "batch": bs, "ours": a, "peer": b,
                                  "ratio": a / b if b > 0 else None}
+    same = same_runtime(ours, peer, throughput_batch)
+    if same:
+        out["same_runtime"] = same
+    return out
+
+
+def same_runtime(ours: list[BackendRow], peer: BackendRow, throughput_batch: int = 16) -> dict[str, Any] | None:
+    """Our OpenVINO INT8 row vs the peer (also OpenVINO): the file forms compared on one runtime.
+
+    The row is the one OpenVINO prefers (``OpenVINORunner.preferred_keys``: the
+    ``int8-openvino`` form when the artifact has it), whether or not it is our fastest.
+    """
+    from resnet_deploy.runtime.openvino import OpenVINORunner
+
+    order = OpenVINORunner.preferred_keys
+    rows = [r for r in ours if r.backend == "openvino" and r.precision == "int8" and r.key in order]
+    if not rows:
+        return None
+    row = min(rows, key=lambda r: order.index(r.key or ""))
+    out: dict[str, Any] = {"backend": row.spec}
+    if row.at(1) is not None and peer.at(1) is not None:
+        a, b = row.at(1).latency.p50, peer.at(1).latency.p50  # type: ignore[union-attr]
+        out["latency"] = {"batch": 1, "ours_p50_ms": a, "peer_p50_ms": b, "ratio": a / b if b > 0 else None}
+    bs = throughput_batch if row.at(throughput_batch) and peer.at(throughput_batch) else None
+    if bs is not None:
+        a, b = row.at(bs).throughput, peer.at(bs).throughput  # type: ignore[union-attr]
+        out["throughput"] = {"batch": bs, "ours": a, "peer": b, "ratio": a / b if b > 0 else None}
     return out
 
 

@@ -115,10 +115,11 @@ def export(
     100% top-1 agreement, else exit 1), and everything lands in one artifact
     directory with a manifest.json. A failed run leaves nothing behind.
 
-    With --int8 (and/or --fp16) the artifact also gets model.int8-cpu.onnx and
-    model.int8-tensorrt.onnx from one calibration, checked against --max-drop, and
-    the CPU INT8 backends are timed briefly to record the fastest on this CPU for
-    backend='auto' (--no-select skips it); with --tensorrt an engine is built too. All stages succeed or nothing is written.
+    With --int8 (and/or --fp16) the artifact also gets model.int8-cpu.onnx,
+    model.int8-tensorrt.onnx and model.int8-openvino.onnx (and their raw-pixel twins) from one
+    calibration, checked against --max-drop, and the CPU INT8 backends are timed briefly to record
+    the fastest on this CPU for backend='auto' (--no-select skips it); with --tensorrt an engine is
+    built too. All stages succeed or nothing is written.
 
     \b
     Example:

@@ -50,8 +50,9 @@ def int8_options(fn: F) -> F:
                           "by measurement: benchmarks/results/int8.md)."),
         click.option("--percentile", default=str(DEFAULT_PERCENTILE), show_default=True, metavar="P",
                      help="Percentile kept by --calib-method percentile."),
-        click.option("--targets", default=",".join(TARGETS), show_default=True, metavar="cpu,tensorrt",
-                     help="INT8 flavours to emit: cpu (U8S8 for ONNX Runtime), tensorrt (symmetric S8S8)."),
+        click.option("--targets", default=",".join(TARGETS), show_default=True, metavar="cpu,tensorrt,openvino",
+                     help="INT8 flavours to emit: cpu (U8S8 for ONNX Runtime), tensorrt (symmetric S8S8), "
+                          "openvino (U8S8 in the form OpenVINO compiles best)."),
         click.option("--fp16", is_flag=True, help="Also write model.fp16.onnx (FP16 compute, FP32 inputs/outputs)."),
         click.option("--max-drop", default=None, metavar="POINTS",
                      help="Accuracy budget in top-1 points vs FP32; sensitive layers stay float until met."),
@@ -107,7 +108,8 @@ def quantize(artifact: Path, out: Output, no_select: bool, **kwargs: Any) -> Non
     Calibrates once (ranges saved in calibration.json and reused), then writes
     model.int8-cpu.onnx (uint8 activations, fastest in ONNX Runtime on CPUs) and
     model.int8-tensorrt.onnx (symmetric int8 with Q/DQ on residual adds, for
-    TensorRT), reports FP32-vs-INT8 drift and per-layer SQNR (quant_report.json).
+    TensorRT) and model.int8-openvino.onnx (the cpu form with float biases and
+    NNCF's head placement, for OpenVINO), reports FP32-vs-INT8 drift and per-layer SQNR (quant_report.json).
     With --max-drop the most sensitive layers stay in float until the budget is met
     (exit 1 if it cannot be). Then the CPU INT8 backends are timed briefly and the
     fastest on this CPU is recorded for backend='auto' (skip with --no-select).

@@ -2,7 +2,8 @@
 
 ``quantize_artifact(artifact_dir, QuantizeConfig(...)) -> QuantizeResult`` adds
 model.int8-cpu.onnx (U8S8), model.int8-tensorrt.onnx (symmetric S8S8 with
-residual Q/DQ), model.fp16.onnx, calibration.json and quant_report.json to an
+residual Q/DQ), model.int8-openvino.onnx (U8S8, float biases, NNCF's head
+placement), model.fp16.onnx, calibration.json and quant_report.json to an
 exported artifact. Importing this package does not import onnxruntime.
 """
 

@@ -21,7 +21,7 @@ from resnet_deploy.errors import ConfigError
 from resnet_deploy.metrics import Drift
 
 METHODS = ("entropy", "minmax", "percentile")
-TARGETS = ("cpu", "tensorrt")
+TARGETS = ("cpu", "tensorrt", "openvino")
 # Chosen by measurement on the trained demo models (benchmarks/results/int8.md,
 # "Calibration method"): see DEFAULT_METHOD_REASON.
 DEFAULT_METHOD = "minmax"
@@ -69,7 +69,7 @@ class QuantizeConfig:
         check_choice(self.calib_method, "calibration method", METHODS)
         if not isinstance(self.targets, tuple):
             raise ConfigError(f"INT8 targets must be a tuple of names, got {self.targets!r}; "
-                              f"pass e.g. ('cpu', 'tensorrt')")
+                              f"pass e.g. ('cpu', 'tensorrt', 'openvino')")
         bad = [t for t in self.targets if t not in TARGETS]
         if bad:
             raise ConfigError(

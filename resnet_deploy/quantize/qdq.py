@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from resnet_deploy.quantize.calibrate import CalibrationRanges, ort_method, quiet_ort
+from resnet_deploy.quantize.head import rewrite_head_qdq
 from resnet_deploy.quantize.residual import rewrite_residual_qdq
 from resnet_deploy.quantize.targets import FLOAT_CONV_OPS, INT8_CONV_OPS, spec
 
@@ -66,6 +67,8 @@ def emit_qdq(
         )
     if s.residual_identity_only:
         rewrite_residual_qdq(out_path)
+    if s.pooled_head_qdq:
+        rewrite_head_qdq(out_path)
     return Path(out_path)
 
 

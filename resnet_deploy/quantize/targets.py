@@ -19,7 +19,15 @@ input reaches the Add in float, so TensorRT fuses Conv+Add(+ReLU) into one int8
 kernel (NVIDIA's ResNet placement; ``quantize/residual.py`` removes the pair ORT
 puts on the conv branch). No Q/DQ on the outputs of Conv/Gemm/Add.
 
-Both keep the classifier's logits in float (no Q/DQ on the Gemm output): uint8
+``openvino`` (OpenVINO's CPU plugin): the ``cpu`` form (same ranges, U8S8, 7-bit
+weights) with two changes so OpenVINO compiles the graph NNCF's own INT8 gives it:
+float biases (``QuantizeBias: False``; an int32 bias DequantizeLinear is what ORT
+fuses into QLinearConv/QGemm, while OpenVINO folds a float bias into its int8
+FullyConnected directly), and the classifier's input Q/DQ moved onto the pooled
+tensor (``quantize/head.py``), so OpenVINO fuses it into the pooling instead of
+running an f32 FakeQuantize and Reorder. ONNX Runtime keeps the ``cpu`` form.
+
+All keep the classifier's logits in float (no Q/DQ on the Gemm output): uint8
 logits would tie near the top and cost top-5 accuracy for no speed.
 """
 
@@ -28,7 +36,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-FILE_NAMES = {"cpu": "model.int8-cpu.onnx", "tensorrt": "model.int8-tensorrt.onnx"}
+FILE_NAMES = {
+    "cpu": "model.int8-cpu.onnx",
+    "tensorrt": "model.int8-tensorrt.onnx",
+    "openvino": "model.int8-openvino.onnx",
+}
 
 # op types whose quantized form ORT's CPU provider runs with int8 kernels
 INT8_CONV_OPS = ("QLinearConv", "ConvInteger", "NhwcQLinearConv")
@@ -46,6 +58,7 @@ class TargetSpec:
     description: str = ""
     reduce_range: bool = False  # 7-bit weights (see the module docstring)
     residual_identity_only: bool = False  # Q/DQ on the shortcut input of residual Adds only (TensorRT)
+    pooled_head_qdq: bool = False  # the classifier's input Q/DQ on the pooled tensor (OpenVINO)
 
     @property
     def file_name(self) -> str:
@@ -86,6 +99,21 @@ SPECS: dict[str, TargetSpec] = {
         },
         description="S8S8 symmetric QDQ for TensorRT (zero point 0, Q/DQ on the identity input of residual Adds)",
         residual_identity_only=True,
+    ),
+    "openvino": TargetSpec(
+        name="openvino",
+        activation_type="QUInt8",
+        weight_type="QInt8",
+        extra_options={
+            "ActivationSymmetric": False,
+            "WeightSymmetric": True,
+            "OpTypesToExcludeOutputQuantization": ["Gemm"],
+            "QuantizeBias": False,
+        },
+        description="U8S8 QDQ for OpenVINO CPU (the cpu form with float biases and the head's Q/DQ "
+        "on the pooled tensor, as NNCF places it)",
+        reduce_range=True,
+        pooled_head_qdq=True,
     ),
 }
 

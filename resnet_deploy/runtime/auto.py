@@ -34,6 +34,7 @@ from resnet_deploy.runtime.autoprobe import (
     probe_in_process,
 )
 from resnet_deploy.runtime.base import Runner
+from resnet_deploy.runtime.registry import backend_names
 from resnet_deploy.runtime.resolve import Candidate, candidates, make_runner, parse_spec
 
 # The fixed preference of backend="auto": a TensorRT engine on a compatible GPU, ORT's GPU
@@ -44,6 +45,7 @@ AUTO_ORDER: tuple[str, ...] = (
     "onnxruntime-tensorrt",
     "onnxruntime-cuda",
     "onnxruntime:int8-cpu",
+    "openvino:int8-openvino",
     "openvino:int8-cpu",
     "openvino:int8-tensorrt",
     "onnxruntime:fp32",
@@ -128,9 +130,16 @@ def is_cpu_int8_spec(spec: str) -> bool:
 def cpu_int8_candidates(manifest: Manifest) -> list[Candidate]:
     """Runnable CPU INT8 (backend, file) pairs: AUTO_ORDER's first, then the others in registry order."""
     found = [c for c in candidates(manifest)
-             if c.runnable and c.runner_cls.device == "cpu" and is_cpu_int8(c.entry)]
+             if c.runnable and c.runner_cls.device == "cpu" and is_cpu_int8(c.entry) and _own_form(c)]
     rank = {spec: i for i, spec in enumerate(AUTO_ORDER)}
     return sorted(found, key=lambda c: rank.get(c.spec, len(rank)))
+
+
+def _own_form(cand: Candidate) -> bool:
+    """A file made for one runtime (its target names a backend, e.g. ``int8-openvino``) is probed only
+    on that runtime: another runtime gains nothing from a form it does not fuse, and the probe stays short."""
+    target = cand.entry.target if cand.entry is not None else None
+    return target not in backend_names() or target == cand.backend
 
 
 def _cpu_int8(walk: _Walk, probe: bool | None) -> tuple[Candidate, Runner, list[str]] | None:

@@ -6,6 +6,12 @@ and ``CompiledModel.create_infer_request()``. On CPUs with bf16 support the CPU
 plugin's default ``INFERENCE_PRECISION_HINT`` is bf16 (about 1.6x slower without
 AMX, and less accurate), so f32 is always requested explicitly; INT8 Q/DQ models
 still run their quantized layers in int8.
+
+File preference: ``int8-openvino`` first, the INT8 form made for OpenVINO from the
+same calibration ranges (float biases, the head's Q/DQ on the pooled tensor, so the
+compiled graph has the kernels NNCF's model has; ``quantize/targets.py``), then
+ONNX Runtime's ``int8-cpu`` form for artifacts made before it existed. A spec
+names a file, so ``openvino:int8-cpu`` still runs ``model.int8-cpu.onnx``.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ class OpenVINORunner(Runner):
     backend = "openvino"
     formats = ("onnx",)
     thread_safe = True
-    preferred_keys = ("int8-cpu", "int8-tensorrt", "fp32", "fp16")
+    preferred_keys = ("int8-openvino", "int8-cpu", "int8-tensorrt", "fp32", "fp16")
 
     @classmethod
     def probe(cls) -> str | None:

@@ -1,7 +1,7 @@
 """Backend specs -> runnable (backend, file) pairs of an artifact.
 
 A backend spec is ``backend`` or ``backend:key`` (key = ``FileEntry.key``: fp32,
-fp16, int8-cpu, int8-tensorrt; raw-pixel twins add ``-raw``, e.g. int8-cpu-raw, and
+fp16, int8-cpu, int8-tensorrt, int8-openvino; raw-pixel twins add ``-raw``, e.g. int8-cpu-raw, and
 are listed only when a spec names them, so ``bench``/``auto`` rows stay float-input). ``candidates`` lists every pair the artifact
 could run, with the reason when one cannot run here (backend not installed, no
 device, no matching file), so reports can show skipped rows

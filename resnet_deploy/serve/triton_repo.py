@@ -119,6 +119,8 @@ def _onnx_entry(m: Manifest, backend: str, precision: str, kind: str, raw: bool 
             return twin
     if precision == "int8":
         target = "tensorrt" if kind == "gpu" else "cpu"
+        if backend == "openvino" and m.file("onnx", "int8", "openvino") is not None:
+            target = "openvino"  # the form OpenVINO compiles best, from the same ranges (quantize/targets.py)
         entry = m.file("onnx", "int8", target)
         if entry is None:
             raise ArtifactError(

@@ -75,12 +75,12 @@ def test_everything_is_written_and_listed(quantized) -> None:
     assert calls == 64 // 32 + 1  # two batches of 32, then None: calibrated exactly once
     m = load_manifest(art)  # verifies every file's sha256
     keys = {f.key for f in m.files if f.format == "onnx"}
-    assert {"fp32", "int8-cpu", "int8-tensorrt", "fp16"} <= keys
+    assert {"fp32", "int8-cpu", "int8-tensorrt", "int8-openvino", "fp16"} <= keys  # every target by default
     assert {f.path for f in m.files} >= {"calibration.json", "quant_report.json"}
     assert m.file("onnx", "int8", "cpu").path == "model.int8-cpu.onnx"
     assert m.calibration is not None and m.calibration.count == 64 and m.calibration.file == "calibration.json"
     assert m.calibration.method == result.calibration["method"]
-    for target in ("cpu", "tensorrt"):
+    for target in ("cpu", "tensorrt", "openvino"):
         d = m.quantization.drift[f"int8-{target}"]
         written = json.loads((art / "manifest.json").read_text())["quantization"]["drift"][f"int8-{target}"]
         assert {"ref_top1", "top1", "ref_top5", "top5", "agreement", "max_abs", "mean_abs", "cosine_mean",
@@ -110,7 +110,7 @@ def test_calibration_json_holds_ranges_method_count_and_data_hash(quantized) -> 
 def test_quant_report_has_per_layer_sqnr_and_worst_ten(quantized) -> None:
     art, result, _ = quantized
     report = json.loads((art / "quant_report.json").read_text())
-    for target in ("cpu", "tensorrt"):
+    for target in ("cpu", "tensorrt", "openvino"):
         sec = report["targets"][target]
         assert len(sec["weights"]) == 20  # 19 convs + the classifier
         assert all("sqnr_db" in v and "cumulative_sqnr_db" in v for v in sec["activations"].values())
@@ -138,15 +138,18 @@ def test_another_target_reuses_the_saved_ranges(quantized, tmp_path: Path, monke
     assert spy.calls == 0 and result.calibration_reused
     assert any(s.startswith("Reusing calibration.json") for s in said)
     report = json.loads((art / "quant_report.json").read_text())
-    assert set(report["targets"]) == {"cpu", "tensorrt"}  # the cpu section survives
+    assert set(report["targets"]) == {"cpu", "tensorrt", "openvino"}  # the other sections survive
     other = "minmax" if result.calibration["method"] != "minmax" else "percentile"
     result = quantize_artifact(art, QuantizeConfig(targets=("cpu",), calib_method=other, **SMALL),
                                reporter=said.append)
     assert spy.calls == 3 and not result.calibration_reused  # another method: calibrated once more
     m = read_manifest(art)
     assert m.calibration is not None and m.calibration.method == other
-    # the tensorrt file came from the old ranges: removed everywhere, and the user is told how to re-emit it
-    assert not (art / "model.int8-tensorrt.onnx").exists()
+    # the tensorrt and openvino files came from the old ranges: removed everywhere, and the user is told
+    # how to re-emit them
+    assert not (art / "model.int8-tensorrt.onnx").exists() and not (art / "model.int8-openvino.onnx").exists()
+    assert m.file("onnx", "int8", "openvino") is None and "int8-openvino" not in m.quantization.drift
+    assert any("--targets openvino" in n for n in result.notes)
     assert m.file("onnx", "int8", "tensorrt") is None and m.file("onnx", "int8", "cpu") is not None
     assert set(m.quantization.targets) == {"cpu"} and "int8-tensorrt" not in m.quantization.drift
     assert set(json.loads((art / "quant_report.json").read_text())["targets"]) == {"cpu"}

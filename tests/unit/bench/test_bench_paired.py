@@ -121,3 +121,19 @@ def test_a_target_is_not_judged_on_a_noisy_row() -> None:
     assert "not judged" in lat.detail and "openvino-nncf:int8" in lat.detail
     rep.rows[1].noise = {"noisy": False, "others_cores": 0.01}
     assert check_targets(rep, None)[0].status == "FAIL"  # judged again once the row is quiet
+
+
+def test_our_openvino_form_gets_rounds_of_its_own_when_it_is_not_the_headline_row() -> None:
+    log: list[str] = []
+    comparison = {"latency": {"backend": "a", "batch": 1}, "throughput": {"backend": "a", "batch": 4},
+                  "same_runtime": {"backend": "ov", "latency": {"batch": 1}, "throughput": {"batch": 4}}}
+    measures = {"a": _measuring("a", 0.001, log), "ov": _measuring("ov", 0.002, log)}
+    assert jobs_count(comparison) == 2
+    out = paired_vs_peer(comparison, measures, _measuring("peer", 0.002, log), PLAN, 2)
+    same = out["same_runtime"]
+    assert same["latency"]["backend"] == "ov" and same["throughput"]["batch"] == 4
+    assert log.count("+ov") == 2 and log.count("+peer") == 4
+    assert any("same runtime, batch 4 (ov, 2 rounds)" in line for line in paired_lines(out))
+    comparison["same_runtime"]["backend"] = "a"  # it is the headline row: no extra rounds
+    assert jobs_count(comparison) == 1
+    assert "same_runtime" not in paired_vs_peer(comparison, measures, _measuring("peer", 0.002, log), PLAN, 1)

@@ -128,3 +128,24 @@ def test_render_does_not_import_html_or_files() -> None:
     tree = ast.parse(Path(render.__file__).read_text())
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert not imported & {"resnet_deploy.bench.html", "resnet_deploy.bench.files"}
+
+
+def test_peer_comparison_names_our_openvino_form_on_the_same_runtime(synthetic_report: BenchReport) -> None:
+    import dataclasses
+
+    rows = {r.spec: r for r in synthetic_report.rows}
+    old_form, peer = rows["openvino:int8-cpu"], rows["openvino-nncf:int8"]
+    new_form = dataclasses.replace(old_form, spec="openvino:int8-openvino", key="int8-openvino",
+                                   batches=[dataclasses.replace(b) for b in old_form.batches])
+    new_form.batches[0] = rows["onnxruntime:int8-cpu"].batches[0]  # slower at batch 1 than the old form
+    pc = peer_comparison([*synthetic_report.rows, new_form])
+    assert pc["latency"]["backend"] == "openvino:int8-cpu"  # the headline pair stays our fastest row
+    same = pc["same_runtime"]
+    assert same["backend"] == "openvino:int8-openvino"  # the form OpenVINO prefers, fast or not
+    assert same["latency"]["ratio"] == pytest.approx(new_form.at(1).latency.p50 / peer.at(1).latency.p50)
+    assert same["throughput"]["batch"] == 16
+    assert same["throughput"]["ratio"] == pytest.approx(new_form.at(16).throughput / peer.at(16).throughput)
+    older = peer_comparison(synthetic_report.rows)
+    assert older["same_runtime"]["backend"] == "openvino:int8-cpu"  # artifacts made before the form existed
+    assert "same_runtime" not in peer_comparison([r for r in synthetic_report.rows if r.backend != "openvino"])
+    assert "same runtime, batch 1: openvino:int8-cpu" in to_markdown(synthetic_report)

@@ -70,6 +70,6 @@ def test_int8_options_are_reusable_by_another_command() -> None:
 
 def test_defaults_match_the_contract() -> None:
     c = QuantizeConfig()
-    assert (c.calib_data, c.calib_size, c.targets, c.fp16, c.max_drop) == ("sample", 512, ("cpu", "tensorrt"), False, None)
+    assert (c.calib_data, c.calib_size, c.targets, c.fp16, c.max_drop) == ("sample", 512, ("cpu", "tensorrt", "openvino"), False, None)
     with pytest.raises(ResNetDeployError, match="batch size"):
         QuantizeConfig(batch_size=0)

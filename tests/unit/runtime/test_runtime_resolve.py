@@ -91,3 +91,26 @@ def test_make_runner_runs(artifact_dir: Path, manifest, test_batch) -> None:
         assert r.name == "onnxruntime:fp32"
         assert r.infer(test_batch).shape == (len(test_batch), 10)
     assert not r.is_active
+
+
+def test_openvino_prefers_its_own_int8_form_and_int8_cpu_still_names_ort_s(artifact_dir: Path, tmp_path: Path) -> None:
+    """With model.int8-openvino.onnx present: openvino picks it, openvino:int8-cpu keeps its file, ORT is unchanged."""
+    import shutil
+
+    from resnet_deploy.artifact import make_entry, update_manifest
+    from resnet_deploy.runtime.openvino import OpenVINORunner
+
+    art = tmp_path / "art"
+    shutil.copytree(artifact_dir, art)
+    shutil.copy(art / "model.int8-cpu.onnx", art / "model.int8-openvino.onnx")  # any runnable Q/DQ file will do
+    entry = make_entry(art, "model.int8-openvino.onnx", "onnx", "int8", "openvino")
+    update_manifest(art, lambda m: m.replace_file(entry))
+    m = load_manifest(art)
+    ov = [c for c in candidates(m, ["openvino"])]
+    assert [c.key for c in ov][:2] == ["int8-openvino", "int8-cpu"]
+    assert resolve(m, "openvino:int8-openvino").entry.path == "model.int8-openvino.onnx"
+    assert resolve(m, "openvino:int8-cpu").entry.path == "model.int8-cpu.onnx"
+    if OpenVINORunner.probe() is None:
+        assert resolve(m, "openvino").key == "int8-openvino"
+    assert resolve(m, "onnxruntime").key == "int8-cpu"
+    assert [c.key for c in candidates(m, ["onnxruntime"])][-1] == "int8-openvino"  # last in ORT's preference

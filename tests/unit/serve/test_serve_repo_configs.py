@@ -119,6 +119,22 @@ def test_openvino_cpu_settings(toy_artifact: Path, tmp_path: Path) -> None:
     assert result.source == "model.int8-cpu.onnx"
 
 
+def test_openvino_int8_uses_the_openvino_form_when_the_artifact_has_it(toy_artifact: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from resnet_deploy.artifact import make_entry
+
+    art = tmp_path / "art"
+    shutil.copytree(toy_artifact, art)
+    shutil.copy(art / "model.int8-cpu.onnx", art / "model.int8-openvino.onnx")
+    update_manifest(art, lambda m: m.replace_file(make_entry(art, "model.int8-openvino.onnx", "onnx", "int8",
+                                                             "openvino")))
+    result, _ = write(art, tmp_path / "ov", backend="openvino", precision="int8")
+    assert result.source == "model.int8-openvino.onnx"
+    result, _ = write(art, tmp_path / "ort", backend="onnxruntime", precision="int8")
+    assert result.source == "model.int8-cpu.onnx"  # ONNX Runtime keeps the form it fuses
+
+
 def test_tensorrt_plan_uses_the_tensorrt_engine_and_its_profile(toy_artifact: Path, tmp_path: Path) -> None:
     out = tmp_path / "repo"
     result = write_triton_repo(toy_artifact, RepoConfig(out=out, backend="tensorrt", precision="int8"))
