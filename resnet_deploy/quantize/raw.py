@@ -1,6 +1,7 @@
 """Raw-pixel twins of the quantised files (uint8 NHWC input; ``resnet_deploy.raw_input``).
 
-Every emitted INT8 target gets ``model.int8-<target>-raw.onnx``, folded from that
+Every emitted CPU INT8 target (not the TensorRT ones: engines are built from the
+float-input files) gets ``model.int8-<target>-raw.onnx``, folded from that
 target's own Q/DQ file: the same calibration ranges (tensor names after the first
 conv are unchanged), no second calibration pass. Its drift against FP32 is
 measured on the eval images' own pixels (recovered from the normalised crops)
@@ -58,6 +59,8 @@ def emit_raw_int8(
         rep.note("the eval data is not 8-bit images: raw-pixel INT8 drift is not measured")
     out = []
     for target, path in int8_paths.items():
+        if target.startswith("tensorrt"):  # engines are built from the float-input file; no CPU runtime wants S8S8
+            continue
         dst = work / raw_file_name(path.name)
         try:
             write_raw(path, dst, manifest.input, manifest.preprocessing, float_model=prepared)
