@@ -139,9 +139,9 @@ def triton_server_env(instances: int) -> dict[str, str]:
     handshake socket before instance 1 asks it for the connection settings;
     started together, instance 1 may find the socket file bound but not yet
     listening ("Connection refused") or not there within its 1 s, the model
-    fails to load and Triton exits. Seen with 2 instances on a busy host and
-    3 times in 8 starts with 4 instances on one core, with either PyTriton
-    lifecycle; none in 8 with serial loading.
+    fails to load (and Triton exits). With 4 instances pinned to one core it
+    failed 3 of 8 starts with PyTriton's default lifecycle and 1 of 6 with the
+    local model store; with serial loading 0 of 8 (and of every later run).
 
     ``PYTRITON_NO_TENSORSTORE=1`` with several instances: PyTriton's default
     transport is a shared-memory tensor store that the *first* instance starts
