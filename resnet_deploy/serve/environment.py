@@ -17,11 +17,13 @@ Ports: Triton binds three (HTTP, gRPC, metrics). Checking them up front turns
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import socket
 import sys
 import sysconfig
+from collections.abc import Iterator
 from pathlib import Path
 
 from resnet_deploy.errors import ResNetDeployError
@@ -126,3 +128,48 @@ def resolve_ports(host: str, ports: dict[str, int]) -> dict[str, int]:
             )
         out[role] = port
     return out
+
+
+def triton_server_env(instances: int) -> dict[str, str]:
+    """Environment for the Triton server PyTriton spawns (and its Python-backend stubs).
+
+    ``TRITON_PARALLEL_INSTANCE_LOADING=0`` (read by Triton's core): create a
+    model's instances one after another. The Python backend otherwise starts
+    them all at once, and PyTriton's proxy needs instance 0 to be serving its
+    handshake socket before instance 1 asks it for the connection settings;
+    started together, instance 1 may find the socket file bound but not yet
+    listening ("Connection refused") or not there within its 1 s, the model
+    fails to load (and Triton exits). With 4 instances pinned to one core it
+    failed 3 of 8 starts with PyTriton's default lifecycle and 1 of 6 with the
+    local model store; with serial loading 0 of 8 (and of every later run).
+
+    ``PYTRITON_NO_TENSORSTORE=1`` with several instances: PyTriton's default
+    transport is a shared-memory tensor store that the *first* instance starts
+    (a spawned helper process) while the others wait a hard-coded 1 s for it;
+    on a busy machine that start takes longer and loading fails. The base64
+    transport needs no start-up.
+    """
+    env = {"TRITON_PARALLEL_INSTANCE_LOADING": "0"}
+    if instances > 1:
+        env["PYTRITON_NO_TENSORSTORE"] = "1"
+    return env
+
+
+@contextlib.contextmanager
+def triton_environment(instances: int) -> Iterator[None]:
+    """Set ``triton_server_env`` while binding and starting, then restore.
+
+    PyTriton reads ``PYTRITON_NO_TENSORSTORE`` at bind time, and the server and
+    stubs it spawns in ``run()`` inherit ``os.environ`` at that moment.
+    """
+    wanted = triton_server_env(instances)
+    old = {name: os.environ.get(name) for name in wanted}
+    os.environ.update(wanted)
+    try:
+        yield
+    finally:
+        for name, value in old.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

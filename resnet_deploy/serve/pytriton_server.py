@@ -32,7 +32,12 @@ from resnet_deploy._optional import require
 from resnet_deploy.artifact import read_manifest
 from resnet_deploy.checks import check_int, check_nonempty_str
 from resnet_deploy.errors import ConfigError, ResNetDeployError, WorkFailedError
-from resnet_deploy.serve.environment import client_host, prepare_triton_environment, resolve_ports
+from resnet_deploy.serve.environment import (
+    client_host,
+    prepare_triton_environment,
+    resolve_ports,
+    triton_environment,
+)
 from resnet_deploy.serve.handlers import (
     ModelSpec,
     image_inputs,
@@ -270,21 +275,28 @@ def launch(
 def _start_triton(
     cfg: ServeConfig, ports: dict[str, int], spec: ModelSpec, predictors: list[Any], server: RunningServer
 ) -> Any:
-    """Bind the tensor and image models (one infer function per instance) and start Triton."""
+    """Bind the tensor and image models (one infer function per instance) and start Triton.
+
+    The models go into a local model store before Triton starts (PyTriton's
+    ``local_model_store`` policy), so Triton loads them *before* it opens its
+    endpoints: ``/v2/health/ready`` (strict readiness, Triton's default) can
+    only answer 200 once every model is loaded. PyTriton's own default loads
+    them through the repository API after the server is up, so readiness was
+    vacuously true for seconds while ``/v2/models/<name>/infer`` returned 404.
+    """
     prepare_triton_environment()  # before Triton spawns the server and its Python stubs
     from pytriton.model_config import DynamicBatcher, ModelConfig
-    from pytriton.triton import Triton
+    from pytriton.triton import Triton, TritonLifecyclePolicy
 
     model_config = ModelConfig(
         batching=cfg.max_batch > 1, max_batch_size=cfg.max_batch,
         batcher=DynamicBatcher(max_queue_delay_microseconds=cfg.max_queue_delay_us),
     )
     fns = [make_infer_functions(p, spec) for p in predictors]
-    with _transport(cfg.instances):
-        # PyTriton's local-model-store policy would make Triton load the models before opening its
-        # endpoints (readiness = ready), but its Python stubs then race the proxy's handshake and
-        # fail to load with two instances ("Connection refused"): not used until that is solved.
-        triton = Triton(config=_triton_config(cfg, ports), security_config=_security_config())
+    with triton_environment(cfg.instances):
+        triton = Triton(config=_triton_config(cfg, ports), security_config=_security_config(),
+                        triton_lifecycle_policy=TritonLifecyclePolicy(launch_triton_on_startup=False,
+                                                                      local_model_store=True))
         server._triton = triton  # so stop() works even if run() fails half-way
         triton.bind(
             model_name=server.model_name, infer_func=[f[0] for f in fns],
@@ -296,32 +308,6 @@ def _start_triton(
         )
         triton.run()
     return triton
-
-
-@contextlib.contextmanager
-def _transport(instances: int) -> Iterator[None]:
-    """Pick PyTriton's request transport for this server's models.
-
-    PyTriton's default transport is a shared-memory tensor store that the
-    *first* instance of a model starts (a spawned helper process) while the
-    other instances wait a hard-coded 1 s for it; on a busy machine that start
-    takes longer and loading fails. With several instances we therefore use
-    PyTriton's base64 transport (``PYTRITON_NO_TENSORSTORE``), which needs no
-    start-up. The variable is read at bind time and by the stubs Triton spawns
-    in ``run()``, so it is restored afterwards.
-    """
-    if instances <= 1:
-        yield
-        return
-    old = os.environ.get("PYTRITON_NO_TENSORSTORE")
-    os.environ["PYTRITON_NO_TENSORSTORE"] = "1"
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("PYTRITON_NO_TENSORSTORE", None)
-        else:
-            os.environ["PYTRITON_NO_TENSORSTORE"] = old
 
 
 @contextlib.contextmanager

@@ -163,15 +163,30 @@ def test_launch_checks_the_artifact_before_anything_else(tmp_path: Path) -> None
 
 
 def test_several_instances_use_the_base64_transport_only_while_starting(monkeypatch) -> None:
-    from resnet_deploy.serve.pytriton_server import _transport
+    from resnet_deploy.serve.environment import triton_environment
 
     monkeypatch.delenv("PYTRITON_NO_TENSORSTORE", raising=False)
-    with _transport(1):
+    with triton_environment(1):
         assert "PYTRITON_NO_TENSORSTORE" not in os.environ
-    with _transport(2):
+    with triton_environment(2):
         assert os.environ["PYTRITON_NO_TENSORSTORE"] == "1"
     assert "PYTRITON_NO_TENSORSTORE" not in os.environ
     monkeypatch.setenv("PYTRITON_NO_TENSORSTORE", "yes")
-    with _transport(3):
+    with triton_environment(3):
         pass
     assert os.environ["PYTRITON_NO_TENSORSTORE"] == "yes"
+
+
+@pytest.mark.parametrize("instances", [1, 2, 4])
+def test_triton_creates_model_instances_one_after_another_while_starting(monkeypatch, instances: int) -> None:
+    """Instance 0 must serve PyTriton's handshake before the next starts (see triton_server_env)."""
+    from resnet_deploy.serve.environment import triton_environment
+
+    monkeypatch.setenv("TRITON_PARALLEL_INSTANCE_LOADING", "1")
+    with triton_environment(instances):
+        assert os.environ["TRITON_PARALLEL_INSTANCE_LOADING"] == "0"
+    assert os.environ["TRITON_PARALLEL_INSTANCE_LOADING"] == "1"
+    monkeypatch.delenv("TRITON_PARALLEL_INSTANCE_LOADING")
+    with triton_environment(instances):
+        pass
+    assert "TRITON_PARALLEL_INSTANCE_LOADING" not in os.environ
