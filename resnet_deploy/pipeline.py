@@ -60,7 +60,7 @@ class PipelineConfig:
         if not isinstance(self.engines, list) or not all(isinstance(e, EngineConfig) for e in self.engines):
             raise ConfigError("engines must be a list of EngineConfig; build one per engine")
         if not isinstance(self.select, bool):
-            raise ConfigError(f"select must be True or False, got {self.select!r}")
+            raise ConfigError(f"select must be True or False, got {self.select!r}; pass select=True or False")
 
 
 @dataclass

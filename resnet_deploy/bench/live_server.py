@@ -78,7 +78,8 @@ def _wait_ready(proc: subprocess.Popen[str]) -> dict[str, Any]:
 
 
 def _wait_model_ready(http_url: str, model: str) -> None:
-    """Poll the model's own readiness endpoint: the server's readiness may come earlier."""
+    """Poll the model's own readiness endpoint (the server's ready endpoint waits for every model too;
+    asking for the one we load is the direct check)."""
     deadline = time.monotonic() + READY_TIMEOUT_S
     url = f"{http_url}/v2/models/{model}/ready"
     while time.monotonic() < deadline:

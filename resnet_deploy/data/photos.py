@@ -105,7 +105,7 @@ def camera_plan(
 ) -> list[tuple[str, tuple[int, int]]]:
     """Which (photo, size) pairs ``camera_jpegs`` makes: photos cycled, each meeting several sizes."""
     if count < 1 or not names or not sizes:
-        raise DataError(f"need count >= 1 and some photos and sizes, got count={count}")
+        raise DataError(f"need count >= 1 and some photos and sizes, got count={count}; pass count >= 1")
     n, s = len(names), len(sizes)
     return [(names[i % n], sizes[(i % n + i // n) % s]) for i in range(count)]
 

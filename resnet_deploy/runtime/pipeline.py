@@ -23,7 +23,7 @@ import numpy as np
 
 from resnet_deploy.checks import check_int
 from resnet_deploy.errors import InvalidInputError, ResNetDeployError
-from resnet_deploy.runtime.validate import describe
+from resnet_deploy.runtime.validate import convert_named
 
 Convert = Callable[[Any], np.ndarray]  # one item -> [n, ...] (n > 1 only for batched arrays)
 Infer = Callable[[np.ndarray], np.ndarray]  # a batch [N, ...] -> logits [N, classes]
@@ -97,16 +97,6 @@ class DecodePool:
     def __repr__(self) -> str:
         state = "closed" if self._closed else ("started" if self._executor else "idle")
         return f"<DecodePool threads={self.threads} {state}>"
-
-
-def convert_named(convert: Convert, item: Any, index: int, total: int) -> np.ndarray:
-    """``convert(item)``; an input error names the item ("item 3: ...") as ``to_batch`` does."""
-    try:
-        return convert(item)
-    except InvalidInputError as exc:
-        if total == 1 or describe(item) is not None:  # path errors already name the file
-            raise
-        raise InvalidInputError(f"item {index}: {exc}") from None
 
 
 def run_pipeline(

@@ -11,8 +11,9 @@ it to HTTP 400 and keep running.
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -122,6 +123,16 @@ def _array_to_nchw(arr: np.ndarray, spec: InputSpec, pre: Preprocessing, max_pix
     return arr
 
 
+def convert_named(convert: Callable[[Any], np.ndarray], item: Any, index: int, total: int) -> np.ndarray:
+    """``convert(item)``; an input error names the item ("item 3: ...") unless it already names its file."""
+    try:
+        return convert(item)
+    except InvalidInputError as exc:
+        if total == 1 or describe(item) is not None:  # path errors already name the file
+            raise
+        raise InvalidInputError(f"item {index}: {exc}") from None
+
+
 def to_batch(
     items: Sequence[Any], spec: InputSpec, pre: Preprocessing, max_pixels: int | None = None, raw: bool = False
 ) -> np.ndarray:
@@ -129,15 +140,8 @@ def to_batch(
 
     ``max_pixels`` bounds each decoded image (None: $RESNET_DEPLOY_MAX_PIXELS or the default).
     """
-    convert = item_to_pixels if raw else item_to_chw
-    parts = []
-    for i, item in enumerate(items):
-        try:
-            parts.append(convert(item, spec, pre, max_pixels))
-        except InvalidInputError as exc:
-            if len(items) == 1 or describe(item) is not None:  # path errors already name the file
-                raise
-            raise InvalidInputError(f"item {i}: {exc}") from None
+    convert = functools.partial(item_to_pixels if raw else item_to_chw, spec=spec, pre=pre, max_pixels=max_pixels)
+    parts = [convert_named(convert, item, i, len(items)) for i, item in enumerate(items)]
     x = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
     if not raw:
         check_batch(x, spec)

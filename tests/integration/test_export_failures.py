@@ -99,7 +99,7 @@ def test_new_head_opset_progress_and_summary(
     assert {"data", "build", "export:onnx", "parity:onnx"} <= res.timings.keys()  # step timings kept
     m = load_manifest(res.out_dir)
     assert m.model.num_classes == 3 and res.load_report and res.load_report["reinitialised_head"]
-    assert [f.path for f in m.files] == ["model.pt2", "model.fp32.onnx"]
+    assert [f.path for f in m.files] == ["model.pt2", "model.fp32.onnx", "model.fp32-raw.onnx"]  # + its raw-pixel twin
     assert m.parity["exported-program:fp32"].passed and m.parity["onnx:fp32"].passed
     assert m.file("onnx").extra["opset"] == 18  # an explicit opset is honoured and recorded
     assert any(s.startswith("Exporting exported-program") for s in steps)
