@@ -64,7 +64,7 @@ def build_artifact(arch: str, size: int, out: Path, calib_size: int, gpu: bool) 
 
     export_artifact(ExportConfig(arch=arch, input_size=size, out=out, force=True,
                                  formats=("onnx", "torchscript", "exported-program")))
-    targets = ("cpu", "tensorrt") if gpu else ("cpu",)
+    targets = ("cpu", "openvino", "tensorrt") if gpu else ("cpu", "openvino")  # each CPU runtime's own form
     quantize_artifact(out, QuantizeConfig(calib_data="sample", calib_size=calib_size, targets=targets,
                                           eval_size=min(calib_size, 200)))
     return out
