@@ -151,7 +151,7 @@ def figure_noises(results: dict[str, Any]) -> list[list[dict[str, Any]]]:
 def profile_lines(e2e: dict[str, Any]) -> list[str]:
     """Where the end-to-end time goes per side (one untimed pass after the windows; ``stage_profile``)."""
     rows = []
-    for side, name in (("ours", "Predictor.predict (exact-path stages)"), ("baseline", "PIL+numpy+OpenVINO+NNCF")):
+    for side, name in (("ours", "Predictor.predict (its stages: draft decode, raw twin)"), ("baseline", "PIL+numpy+OpenVINO+NNCF")):
         d = e2e.get(side) or {}
         prof, tput = d.get("profile") or {}, d.get("throughput") or {}
         if "infer_ms_per_batch" not in prof or "mean_ms" not in tput:

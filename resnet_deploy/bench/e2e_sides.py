@@ -156,14 +156,16 @@ def predictor_side(art: str, backend: str, threads: int, paths: Sequence[str], b
                    seconds: float) -> dict[str, Any]:
     """Child: ``Predictor.predict`` on JPEG bytes -> top-5, as a user of resnet-deploy calls it."""
     from resnet_deploy.runtime.predictor import load
-    from resnet_deploy.runtime.validate import to_batch
 
     images = read_images(paths)
     with load(art, backend=backend, threads=threads) as predictor:
         out = e2e_windows(lambda chunk: predictor.predict(chunk, top_k=TOP_K), images, batch, seconds)
         out.update(backend=predictor.backend, model_file=predictor.model_file)
-        spec, pre = predictor.manifest.input, predictor.preprocessing
-        out["profile"] = stage_profile(lambda chunk: to_batch(chunk, spec, pre), predictor.infer, images, batch)
+        # the stages predict runs (draft decode, the raw-pixel twin when there is one), here one after the other
+        raw = predictor.raw_runner is not None
+        convert = predictor.item_converter(raw)
+        out["profile"] = stage_profile(lambda chunk: np.concatenate([convert(c) for c in chunk]),
+                                       predictor.infer_pixels if raw else predictor.infer, images, batch)
     return out
 
 
