@@ -11,7 +11,6 @@ OpenVINO NNCF's shape; it is exact, since a per-tensor Q/DQ commutes with a resh
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 POOL_OPS = ("ReduceMean", "GlobalAveragePool")
@@ -83,18 +82,4 @@ def hoist_head_qdq(model: Any) -> int:
         del graph.value_info[:]
         graph.value_info.extend(keep)
         moved += 1
-    return moved
-
-
-def rewrite_head_qdq(path: str | Path) -> int:
-    """Apply ``hoist_head_qdq`` to an ONNX file, replacing it atomically; returns the pairs moved."""
-    import onnx
-
-    from resnet_deploy.atomic import replacing
-
-    model = onnx.load(str(path))
-    moved = hoist_head_qdq(model)
-    if moved:
-        with replacing(path) as tmp:
-            onnx.save(model, str(tmp))
     return moved

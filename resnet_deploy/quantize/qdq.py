@@ -14,14 +14,29 @@ without a reader unless the cache exists, so emission can never calibrate again.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from resnet_deploy.quantize.calibrate import CalibrationRanges, ort_method, quiet_ort
-from resnet_deploy.quantize.head import rewrite_head_qdq
-from resnet_deploy.quantize.residual import rewrite_residual_qdq
+from resnet_deploy.quantize.head import hoist_head_qdq
+from resnet_deploy.quantize.residual import place_residual_qdq
 from resnet_deploy.quantize.targets import FLOAT_CONV_OPS, INT8_CONV_OPS, spec
+
+
+def rewrite_onnx(path: str | Path, transform: Callable[[Any], int]) -> int:
+    """Apply a graph ``transform`` (returns how many places it changed) to an ONNX file, replacing it
+    atomically only when something changed."""
+    import onnx
+
+    from resnet_deploy.atomic import replacing
+
+    model = onnx.load(str(path))
+    changed = transform(model)
+    if changed:
+        with replacing(path) as tmp:
+            onnx.save(model, str(tmp))
+    return changed
 
 
 def prepare_model(fp32_path: str | Path, out_path: str | Path) -> Path:
@@ -66,9 +81,9 @@ def emit_qdq(
             extra_options=dict(s.extra_options),
         )
     if s.residual_identity_only:
-        rewrite_residual_qdq(out_path)
+        rewrite_onnx(out_path, place_residual_qdq)
     if s.pooled_head_qdq:
-        rewrite_head_qdq(out_path)
+        rewrite_onnx(out_path, hoist_head_qdq)
     return Path(out_path)
 
 

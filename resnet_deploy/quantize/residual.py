@@ -19,7 +19,6 @@ inputs are equally deep is left as it is.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
@@ -93,17 +92,3 @@ def _remove_nodes(graph: Any, nodes: Iterable[Any]) -> None:
     inits = [t for t in graph.initializer if t.name in used]
     del graph.initializer[:]
     graph.initializer.extend(inits)
-
-
-def rewrite_residual_qdq(path: str | Path) -> int:
-    """Apply ``place_residual_qdq`` to an ONNX file, replacing it atomically; returns the pairs removed."""
-    import onnx
-
-    from resnet_deploy.atomic import replacing
-
-    model = onnx.load(str(path))
-    removed = place_residual_qdq(model)
-    if removed:
-        with replacing(path) as tmp:
-            onnx.save(model, str(tmp))
-    return removed

@@ -70,16 +70,19 @@ class TargetSpec:
         return QuantType[self.activation_type], QuantType[self.weight_type]
 
 
+# onnxruntime quantize_static extra_options shared by the U8S8 forms (cpu, openvino)
+_U8S8: dict[str, Any] = {
+    "ActivationSymmetric": False,
+    "WeightSymmetric": True,
+    "OpTypesToExcludeOutputQuantization": ["Gemm"],
+}
+
 SPECS: dict[str, TargetSpec] = {
     "cpu": TargetSpec(
         name="cpu",
         activation_type="QUInt8",
         weight_type="QInt8",
-        extra_options={
-            "ActivationSymmetric": False,
-            "WeightSymmetric": True,
-            "OpTypesToExcludeOutputQuantization": ["Gemm"],
-        },
+        extra_options=dict(_U8S8),
         description="U8S8 QDQ for ONNX Runtime CPU (uint8 activations, per-channel int8 weights)",
         reduce_range=True,
     ),
@@ -104,12 +107,7 @@ SPECS: dict[str, TargetSpec] = {
         name="openvino",
         activation_type="QUInt8",
         weight_type="QInt8",
-        extra_options={
-            "ActivationSymmetric": False,
-            "WeightSymmetric": True,
-            "OpTypesToExcludeOutputQuantization": ["Gemm"],
-            "QuantizeBias": False,
-        },
+        extra_options={**_U8S8, "QuantizeBias": False},  # float biases: OpenVINO's FC/conv take them as is
         description="U8S8 QDQ for OpenVINO CPU (the cpu form with float biases and the head's Q/DQ "
         "on the pooled tensor, as NNCF places it)",
         reduce_range=True,
