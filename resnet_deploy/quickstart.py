@@ -130,7 +130,7 @@ def run_quickstart(
     rep.info(f"  {sample.arch} at {sample.input_size}px, held-out top-1 {100 * sample.accuracy:.1f}% ({how})")
 
     family = tensorrt_family() if cfg.engines else None
-    rep.info("2/3 export + INT8 (calibration on the built-in sample set; targets cpu, tensorrt)"
+    rep.info("2/3 export + INT8 (calibration on the built-in sample set; targets cpu, openvino, tensorrt)"
              + (f" + {family} engine" if family else " (no TensorRT module installed: no engines)"))
     t = time.perf_counter()
     pipeline = run_pipeline(_pipeline_config(cfg, sample, family), sub)
@@ -145,7 +145,7 @@ def run_quickstart(
 
 
 def _pipeline_config(cfg: QuickstartConfig, sample: Any, family: str | None) -> PipelineConfig:
-    """Export every format of the demo model, INT8 for cpu and tensorrt, and an engine when ``family``."""
+    """Export every format of the demo model, INT8 for cpu, openvino and tensorrt, and an engine when ``family``."""
     from resnet_deploy.export.config import ExportConfig
     from resnet_deploy.pipeline import PipelineConfig
     from resnet_deploy.quantize.config import QuantizeConfig
@@ -163,7 +163,7 @@ def _pipeline_config(cfg: QuickstartConfig, sample: Any, family: str | None) -> 
             parity_data="sample",
         ),
         quantize=QuantizeConfig(
-            calib_data="sample", calib_size=cfg.calib_size, targets=("cpu", "tensorrt"),
+            calib_data="sample", calib_size=cfg.calib_size, targets=("cpu", "openvino", "tensorrt"),
             max_drop=cfg.max_drop, eval_data="sample",
         ),
         engines=engines,

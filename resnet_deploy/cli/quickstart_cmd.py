@@ -96,8 +96,8 @@ def quickstart(out: Output, out_dir: str, preset: str, calib_size: int, max_drop
     """Run the whole pipeline on built-in data, offline, and print accuracy and speed.
 
     Trains the demo model once (ResNet-18 on scikit-learn's digits plus a
-    generated harder set; cached afterwards), exports it with INT8 for the cpu
-    and tensorrt targets (calibrated on the built-in set, accuracy-guarded),
+    generated harder set; cached afterwards), exports it with INT8 for the cpu,
+    openvino and tensorrt targets (calibrated on the built-in set, accuracy-guarded),
     builds a TensorRT engine when a TensorRT module is installed, and benchmarks
     every CPU backend plus the OpenVINO+NNCF INT8 peer on held-out images.
 
