@@ -29,7 +29,7 @@ def quickstart_table(report: Any) -> Any:
         top1, agree = d.get("top1"), d.get("agreement")
         b1, best = r.at(1), r.best
         t.add_row(
-            r.spec + (" (peer)" if r.peer else ""),
+            r.spec + (" (peer)" if r.peer else "") + (" NOISY" if (r.noise or {}).get("noisy") else ""),
             f"{100 * top1:.2f}" if top1 is not None else "",
             f"{100 * (top1 - ref_top1):+.2f}" if top1 is not None and ref_top1 is not None else "",
             f"{100 * agree:.1f}" if agree is not None else "",
@@ -42,10 +42,15 @@ def quickstart_table(report: Any) -> Any:
 
 def render_quickstart(out: Output, res: Any) -> None:
     """The closing table, the skipped backends, the verdict lines and the report path."""
-    from resnet_deploy.bench.render import peer_lines
+    from resnet_deploy.bench.render import noisy_rows, peer_lines
 
     report = res.bench
     out.table(quickstart_table(report))
+    noisy = noisy_rows(report)
+    if noisy:
+        worst = max((r.noise or {}).get("others_cores") or 0.0 for r in noisy)
+        out.warn(f"{len(noisy)} row(s) marked NOISY were timed while other processes used up to {worst:.2f} "
+                 "of a core; do not act on their figures: stop other work and run quickstart again")
     skipped = [r for r in report.rows if not r.ok]
     if skipped:
         out.info("not run here: " + "; ".join(f"{r.spec} ({(r.reason or r.status).split(' (')[0]})"

@@ -32,7 +32,7 @@ def test_json_summary_matches_the_artifact(quickstart_json: tuple[Path, dict]) -
     out, d = quickstart_json
     m = load_manifest(out)  # verifies every file's sha256
     assert d["artifact"] == str(out) and d["sample_model"]["arch"] == m.model.arch == "resnet20"
-    assert set(d["quantization_drift"]) == {"cpu", "tensorrt"} == set(m.quantization.targets)
+    assert set(d["quantization_drift"]) == {"cpu", "openvino", "tensorrt"} == set(m.quantization.targets)
     cpu = d["quantization_drift"]["cpu"]
     assert cpu["labelled"] and cpu["agreement"] >= 0.95 and cpu["n"] > 0
     assert {"ref_top1", "cosine_mean", "drop_points"} <= cpu.keys() and not {"top1_fp32", "cosine"} & cpu.keys()
@@ -77,6 +77,26 @@ def test_human_output_names_the_choice_and_the_peer(quickstart_json: tuple[Path,
             f"{lat['peer_p50_ms']:.3f} ms -> ratio {lat['ratio']:.3f}") in text, text
     assert "openvino-nncf:int8 (peer)" in text  # its row in the table
     assert _selection_line(out) in text and d["selection"]["backend"] in _selection_line(out), text
+
+
+def test_a_noisy_row_is_marked_in_the_table_and_warned_about(quickstart_json: tuple[Path, dict], capsys) -> None:
+    """A row whose timing window saw other processes' CPU use is flagged where the user reads the figures."""
+    from resnet_deploy.cli._common import Output
+    from resnet_deploy.cli.quickstart_cmd import render_quickstart
+    from resnet_deploy.quickstart import QuickstartResult
+
+    out, _ = quickstart_json
+    report = load_report(out / "bench" / "report.json")
+    for r in report.ok_rows:  # whatever the machine did during the recorded run: all quiet but one
+        r.noise = dict(r.noise or {}, noisy=False, others_cores=0.01)
+    target = report.ok_rows[0]
+    target.noise = dict(target.noise, noisy=True, others_cores=0.73)
+    capsys.readouterr()
+    render_quickstart(Output(), QuickstartResult(sample=None, pipeline=SimpleNamespace(out_dir=out), bench=report))
+    text = _one_line(capsys.readouterr().err)
+    assert f"{target.spec} NOISY" in text or f"{target.spec} (peer) NOISY" in text, text
+    assert text.count("NOISY") == 2  # the one row's mark and the warning
+    assert "marked NOISY were timed while other processes used up to 0.73 of a core" in text, text
 
 
 def test_no_peer_run_names_the_choice_and_no_peer(tmp_path: Path) -> None:
