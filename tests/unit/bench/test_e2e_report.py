@@ -70,7 +70,7 @@ def test_markdown_rows_follow_the_targets() -> None:
     rows = [line for line in md.splitlines() if line.startswith("| ") and line[2].isdigit()]
     assert len(rows) == len(targets) == 6
     assert "- host: CPU X" in md and "2 processes (pid 11, 12)" in md
-    assert "| Predictor.predict (exact-path stages) | 400.0 | 12.50 | 150.0 |" in md  # the profile row
+    assert "| Predictor.predict (its stages: draft decode, raw twin) | 400.0 | 12.50 | 150.0 |" in md  # the profile row
 
 
 def test_server_cpu_counts_as_ours_not_as_noise() -> None:
