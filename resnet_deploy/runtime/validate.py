@@ -25,7 +25,7 @@ from resnet_deploy.preprocess import (
     check_image_path,
     crop_array_hwc,
     crop_image,
-    preprocess_array_hwc,
+    normalize,
     preprocess_image,
 )
 
@@ -102,16 +102,8 @@ def _is_pil(obj: Any) -> bool:
 
 
 def _array_to_nchw(arr: np.ndarray, spec: InputSpec, pre: Preprocessing, max_pixels: int | None) -> np.ndarray:
-    if arr.dtype == np.uint8:  # raw pixels: same PIL path as files
-        if arr.ndim in (2, 3):
-            return preprocess_array_hwc(arr, pre, max_pixels)[None]
-        if arr.ndim == 4:
-            if len(arr) == 0:
-                raise InvalidInputError(f"the image array of shape {arr.shape} holds no images; pass at least one")
-            return np.stack([preprocess_array_hwc(a, pre, max_pixels) for a in arr])
-        raise InvalidInputError(
-            f"a uint8 image array must be HW, HWC or NHWC, got shape {arr.shape}; pass HxWx3 pixels"
-        )
+    if arr.dtype == np.uint8:  # raw pixels: the crops a raw-pixel model takes, normalised here
+        return np.stack([normalize(p, pre) for p in item_to_pixels(arr, spec, pre, max_pixels)])
     if arr.dtype != np.float32:
         raise InvalidInputError(
             f"array dtype {arr.dtype} is not accepted; pass preprocessed float32 CHW/NCHW "
