@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from resnet_deploy.bench import BenchConfig, run_bench
     from resnet_deploy.bench.machine import gpu_names, usable_cores
-    from resnet_deploy.bench.suite import check_targets, retime_noisy, summary_markdown
+    from resnet_deploy.bench.suite import check_targets, summary_markdown
     from resnet_deploy.bench.worker import in_fresh_process
     from resnet_deploy.checks import parse_int_list
     from resnet_deploy.cli._common import Output
@@ -116,9 +116,9 @@ def main(argv: list[str] | None = None) -> int:
                     art = in_fresh_process(build_artifact, arch, args.input_size, work / arch, calib, gpu).value
             cfg = BenchConfig(backends=backends, batch_sizes=sizes, time_budget=budget, repeats=repeats,
                               threads=threads, paired_rounds=paired, eval_size=eval_size, calib_data="sample", calib_size=calib,
-                              out_dir=staging / arch, argv=[sys.executable, *sys.argv],
+                              out_dir=staging / arch, argv=[sys.executable, *sys.argv], retime=args.retime,
                               extra={"suite": True, "quick": args.quick})
-            reports[arch] = retime_noisy(art, run_bench(art, cfg, reporter=out), cfg, out, tries=args.retime)
+            reports[arch] = run_bench(art, cfg, reporter=out)
         targets = check_targets(reports[archs[-1]], reports[archs[0]])
         header = {"date": date, "host": host, "command": " ".join([Path(sys.executable).name, *sys.argv]),
                   "mode": "quick" if args.quick else "full", "threads": threads, "repetitions": repeats,

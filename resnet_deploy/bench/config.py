@@ -49,6 +49,7 @@ class BenchConfig:
     peer: bool = True
     peer_preset: str = "performance"
     paired_rounds: int = 0  # head-to-head rounds vs the peer after the table (bench.paired); 0 = none
+    retime: int = 1  # times a noisy row (busy neighbours or a slow host, bench.hostprobe) is timed again
     server_bound_ms: float = DEFAULT_SERVER_BOUND_MS
     server_rate: float | None = None
     live_server: bool = False  # also run the Server scenario for real against `serve` (bench.live_server)
@@ -88,6 +89,7 @@ class BenchConfig:
             check_int(getattr(self, name), f"--{name.replace('_', '-')}", allow_none=True,
                       hint="pass e.g. 4, or leave it out")
         check_int(self.paired_rounds, "--paired-rounds", minimum=0, hint="pass e.g. 5, or 0 for none")
+        check_int(self.retime, "--retime", minimum=0, hint="pass e.g. 1, or 0 to keep noisy rows as they are")
         check_int(self.warmup, "--warmup", minimum=0, hint="pass e.g. 10")
         check_number(self.time_budget, "--time-budget (seconds)", minimum=0, exclusive_minimum=True,
                      allow_none=True, hint="pass e.g. 1.0")
@@ -134,7 +136,7 @@ class BenchConfig:
             "repeats": self.repeats, "threads": self.threads, "eval_data": self.eval_data,
             "eval_mode": self.eval_mode, "eval_size": self.eval_size, "calib_data": self.calib_data,
             "calib_size": self.calib_size, "peer": self.peer, "peer_preset": self.peer_preset,
-            "paired_rounds": self.paired_rounds,
+            "paired_rounds": self.paired_rounds, "retime": self.retime,
             "server_bound_ms": self.server_bound_ms, "server_rate": self.server_rate,
             "live_server": self.live_server, "server_rates": self.server_rates, "live_seconds": self.live_seconds,
             "select": self.select, "max_drop": self.max_drop, "timing": self.plan.describe(), **self.extra,

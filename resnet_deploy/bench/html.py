@@ -7,6 +7,7 @@ import html
 import json
 
 from resnet_deploy.bench.render import (
+    NOISY_WHY,
     headers,
     live_server_lines,
     noisy_rows,
@@ -69,8 +70,8 @@ def to_html(report: BenchReport, pngs: dict[str, bytes] | None = None) -> str:
         "<h2>Results</h2>", _table(report),
     ]
     if noisy_rows(report):
-        parts.append("<p><b>Noisy rows</b> (other processes used more than a tenth of a core while they were "
-                     f"timed; do not act on their figures): {_e(', '.join(r.spec for r in noisy_rows(report)))}</p>")
+        parts.append(f"<p><b>Noisy rows</b> ({_e(NOISY_WHY)}; do not act on their figures): "
+                     f"{_e(', '.join(r.spec for r in noisy_rows(report)))}</p>")
     if skipped_lines(report):
         parts += ['<p>Skipped here:</p><ul class="skipped">'] + [f"<li>{_e(t)}</li>" for t in skipped_lines(report)]
         parts.append("</ul>")

@@ -14,6 +14,7 @@ import csv
 import io
 from typing import Any
 
+from resnet_deploy.bench import hostprobe
 from resnet_deploy.bench.report import BackendRow, BenchReport
 
 COLUMNS = (
@@ -48,7 +49,7 @@ def row_values(r: BackendRow) -> dict[str, Any]:
         "rss_mb": (r.memory or {}).get("rss_peak_mb"),
         "others_cpu": None if noise.get("others_cores") is None else 100.0 * noise["others_cores"],
         "note": r.reason if not r.ok else "; ".join(n for n in (
-            "peer" if r.peer else "", "NOISY: other processes used the CPU while timing" if noise.get("noisy") else ""
+            "peer" if r.peer else "", f"NOISY: {hostprobe.describe(noise)}" if noise.get("noisy") else ""
         ) if n),
     }
 
@@ -69,8 +70,12 @@ def skipped_lines(report: BenchReport) -> list[str]:
     return [f"{', '.join(specs)}: {reason}" for reason, specs in by_reason.items()]
 
 
+NOISY_WHY = ("other processes used more than a tenth of a core, or the host was slow (a cross-core probe "
+             "read 1.2x its best in this run), while they were timed, and re-timing did not clear it")
+
+
 def noisy_rows(report: BenchReport) -> list[BackendRow]:
-    """Rows timed while other processes used more than the noise threshold (``bench.noise``)."""
+    """Rows timed while others used the CPU (``bench.noise``) or the host was slow (``bench.hostprobe``)."""
     return [r for r in report.rows if r.ok and (r.noise or {}).get("noisy")]
 
 
@@ -208,8 +213,8 @@ def to_markdown(report: BenchReport, plots: dict[str, str] | None = None) -> str
              f"- command: `{' '.join(m.get('command') or [])}`", "",
              _md_table(headers(), table_rows(report)), ""]
     if noisy_rows(report):
-        lines += [f"**Noisy rows** (other processes used more than a tenth of a core while they were timed; "
-                  f"do not act on their figures): {', '.join(r.spec for r in noisy_rows(report))}", ""]
+        lines += [f"**Noisy rows** ({NOISY_WHY}; do not act on their figures): "
+                  f"{', '.join(r.spec for r in noisy_rows(report))}", ""]
     if skipped_lines(report):
         lines += ["Skipped here:", ""] + [f"- {t}" for t in skipped_lines(report)] + [""]
     sweep = [r for r in report.rows if r.batches]

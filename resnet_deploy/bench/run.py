@@ -12,6 +12,7 @@ with a note when torch cannot run). Reports are written atomically to
 
 from __future__ import annotations
 
+import copy
 import os
 import tempfile
 import time
@@ -23,6 +24,7 @@ import numpy as np
 
 from resnet_deploy.artifact import FileEntry, Manifest, load_manifest, now_iso, update_manifest
 from resnet_deploy.atomic import artifact_lock
+from resnet_deploy.bench import hostprobe
 from resnet_deploy.bench import scenarios as sc
 from resnet_deploy.bench.config import BenchConfig
 from resnet_deploy.bench.drift import collect_outputs, drift_row, load_eval_set
@@ -45,6 +47,7 @@ from resnet_deploy.bench.report import (
     BenchReport,
     peer_comparison,
 )
+from resnet_deploy.bench.retime import retime_rows
 from resnet_deploy.bench.select import record_selection, select_backend
 from resnet_deploy.bench.stats import LatencyStats
 from resnet_deploy.bench.timing import make_input, measure_harness_overhead, overhead_percent, sweep
@@ -300,15 +303,26 @@ def _time_rows(
         jobs: list[tuple[BackendRow, PeerModel | None]] = [(_new_row(c, threads), None) for c in cands]
         if peer_row is not None:
             jobs.append((peer_row, peer_model))
+        blanks = {row.spec: (copy.deepcopy(row), peer) for row, peer in jobs}
+
+        def timed(row: BackendRow, peer: PeerModel | None, evals: Any) -> tuple[BackendRow, np.ndarray | None]:
+            (row, out), probe = hostprobe.probed(lambda: time_row(art, row, cfg, shape, evals, peer))
+            row.noise = hostprobe.record(row.noise, probe)
+            return row, out
+
         with ui.progress("benchmarking backends (each in its own process)", total=runnable) as advance:
             for row, peer in jobs:
                 if row.ok and (peer is not None or not row.peer):
-                    row, out = time_row(art, row, cfg, shape, eval_ref, peer)
+                    row, out = timed(row, peer, eval_ref)
                     if out is not None:
                         outputs[row.spec] = out
                     ui.info(_headline(row))
                     advance(1)
                 report.rows.append(row)
+        noises = [r.noise for r in report.rows]
+        hostprobe.mark(noises, hostprobe.reference(noises))
+        retime_rows(report.rows, lambda r: timed(copy.deepcopy(blanks[r.spec][0]), blanks[r.spec][1], None)[0],
+                    cfg.retime, ui.info)
         report.peer_comparison = peer_comparison(report.rows)
         if cfg.paired_rounds and peer_model is not None and report.peer_comparison:
             _add_paired(report, art, cands, peer_model, cfg, threads, shape, ui)

@@ -11,7 +11,7 @@ Targets, each PASS/FAIL (SKIP when the numbers needed were not measured):
 
 A target is never judged on a row that was timed while other processes used the
 CPU (``row.noise``, ``bench.noise``): it reads NOISY and names the rows. The suite
-first re-times noisy rows (``retime_noisy``, a few tries) and only then gives up.
+re-times noisy rows first (``BenchConfig.retime``, ``bench.retime``) and only then gives up.
 """
 
 from __future__ import annotations
@@ -126,41 +126,6 @@ def check_targets(main: BenchReport | None, small: BenchReport | None) -> list[T
         arch_s = "small model"
     out.append(_judge(f"harness overhead vs {arch_s} INT8 batch-1 (%)", pct, OVERHEAD_PCT_MAX, "<", detail, noisy))
     return out
-
-
-def retime_noisy(art: Any, report: BenchReport, cfg: Any, reporter: Any = None, tries: int = 2) -> BenchReport:
-    """Time the noisy rows of ``report`` again (each alone, in its own process), up to ``tries`` times.
-
-    A re-timed row replaces the noisy one and keeps its drift (accuracy does not depend
-    on the machine's load); the peer comparison is recomputed. Rows still noisy after
-    the last try stay marked, and the targets that need them read NOISY.
-    """
-    import dataclasses
-
-    from resnet_deploy.bench.report import peer_comparison
-    from resnet_deploy.bench.run import run_bench
-
-    for attempt in range(tries):
-        noisy = [r for r in report.ok_rows if (r.noise or {}).get("noisy")]
-        if not noisy:
-            break
-        if reporter is not None:
-            reporter.info(f"re-timing {len(noisy)} noisy row(s) (try {attempt + 1} of {tries}): "
-                          + ", ".join(r.spec for r in noisy))
-        again = run_bench(art, dataclasses.replace(
-            cfg, backends=[r.spec for r in noisy], peer=any(r.peer for r in noisy), paired_rounds=0,
-            eval_data=None, select=None, record=False, plots=False,
-            out_dir=None if cfg.out_dir is None else cfg.out_dir / f"retime-{attempt + 1}"))
-        for new in again.ok_rows:
-            i = next(i for i, r in enumerate(report.rows) if r.spec == new.spec)
-            new.drift = report.rows[i].drift
-            new.notes.append(f"re-timed (try {attempt + 1}): the first timing was noisy")
-            report.rows[i] = new
-        paired = (report.peer_comparison or {}).get("paired")
-        report.peer_comparison = peer_comparison(report.rows)
-        if paired and report.peer_comparison is not None:
-            report.peer_comparison["paired"] = paired
-    return report
 
 
 def spread_table(report: BenchReport) -> list[str]:

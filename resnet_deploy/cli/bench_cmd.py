@@ -46,6 +46,9 @@ def _rates(value: str | None) -> list[float] | None:
 @click.option("--paired-rounds", type=int, default=0, show_default=True,
               help="After the table, time our best INT8 backend and the peer in N alternating rounds; "
                    "the median ratio and its range survive machine drift that a single pass does not.")
+@click.option("--retime", type=int, default=1, show_default=True,
+              help="Time a noisy row again (other processes used the CPU, or the host was slow) up to N "
+                   "times before writing the report; 0 keeps noisy rows as they are.")
 @click.option("--server-bound-ms", type=float, default=15.0, show_default=True, help="p99 bound of the Server scenario.")
 @click.option("--live-server", is_flag=True,
               help="Also run the Server scenario for real: start 'serve' for the fastest INT8 backend on 127.0.0.1 "
@@ -83,7 +86,8 @@ def bench(artifact: str, out: Output, **opts: Any) -> None:
         iterations=opts["iterations"], time_budget=opts["time_budget"], repeats=opts["repeats"],
         threads=opts["threads"], eval_data=None if eval_data.lower() == "none" else eval_data,
         eval_mode=opts["eval_mode"], eval_size=opts["eval_size"], calib_data=opts["calib_data"],
-        peer=not opts["no_peer"], paired_rounds=opts["paired_rounds"], server_bound_ms=opts["server_bound_ms"], select=opts["select"],
+        peer=not opts["no_peer"], paired_rounds=opts["paired_rounds"], retime=opts["retime"],
+        server_bound_ms=opts["server_bound_ms"], select=opts["select"],
         live_server=opts["live_server"], server_rates=_rates(opts["server_rates"]), live_seconds=opts["live_seconds"],
         max_drop=opts["max_drop"], out_dir=opts["out_dir"], plots=not opts["no_plots"],
     )
