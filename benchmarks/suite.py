@@ -51,7 +51,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--artifacts", help="comma-separated existing artifact directories to time instead of building "
                                        "--archs (small model first, main model last), e.g. artifacts/quickstart")
     p.add_argument("--retime", type=int, default=2,
-                   help="re-time rows that were noisy (others used the CPU) up to this many times (default 2)")
+                   help="re-time rows that were noisy (others used the CPU, or the host was slow) up to this many times (default 2)")
     return p.parse_args(argv)
 
 

@@ -64,6 +64,12 @@ PRESETS: dict[str, Preset] = {
         batch_size=64, lr=3e-3, weight_decay=0.05, optimizer="adamw", augment=False,
         description="ResNet-18 at 64 px (the quickstart's model)",
     ),
+    "resnet50": Preset(
+        "resnet50", "resnet50", 64,
+        schedule=((64, 1.0), (64, 1.0)),
+        batch_size=64, lr=3e-3, weight_decay=0.05, optimizer="adamw", augment=False,
+        description="ResNet-50 at 64 px (the quickstart on the bottleneck family; ~3x the training time)",
+    ),
     "tiny": Preset(
         "tiny", "resnet20", 32,
         schedule=((24, 1.0), (32, 0.5)),

@@ -86,8 +86,9 @@ def render_quickstart(out: Output, res: Any) -> None:
 @click.command("quickstart")
 @click.option("--out", "out_dir", default="artifacts/quickstart", show_default=True, metavar="DIR", callback=check_out,
               help="Artifact directory (replaced if it exists).")
-@click.option("--preset", default="quickstart", show_default=True, type=click.Choice(["quickstart", "tiny"]),
-              help="Demo model: quickstart = resnet18 at 64 px; tiny = resnet20 at 32 px (fast).")
+@click.option("--preset", default="quickstart", show_default=True, type=click.Choice(["quickstart", "resnet50", "tiny"]),
+              help="Demo model: quickstart = resnet18 at 64 px; resnet50 = ResNet-50 at 64 px; "
+                   "tiny = resnet20 at 32 px (fast).")
 @click.option("--calib-size", default=512, show_default=True, type=click.IntRange(min=1),
               help="Calibration images from the built-in set.")
 @click.option("--max-drop", default=0.5, show_default=True, type=click.FloatRange(0, 100),

@@ -10,8 +10,9 @@ from resnet_deploy.cli._common import Output, output_options
 
 
 @click.command("train-sample")
-@click.option("--preset", type=click.Choice(["quickstart", "tiny"]), default="quickstart", show_default=True,
-              help="quickstart: ResNet-18 at 64 px; tiny: CIFAR ResNet-20 at 32 px (seconds, for tests).")
+@click.option("--preset", type=click.Choice(["quickstart", "resnet50", "tiny"]), default="quickstart",
+              show_default=True, help="quickstart: ResNet-18 at 64 px; resnet50: ResNet-50 at 64 px; "
+                                      "tiny: CIFAR ResNet-20 at 32 px (seconds, for tests).")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Cache root (default: $RESNET_DEPLOY_CACHE or ~/.cache/resnet-deploy).")
 @click.option("--force", is_flag=True, help="Retrain even if a valid cached model exists.")
