@@ -1,0 +1,149 @@
+"""Where an INT8 model's batch-1 time goes in OpenVINO, layer by layer, as GMAC/s against the host's ceiling.
+
+``int8_ceiling.py`` measures the best INT8 convolution rate this CPU reaches with no
+model around it (per shape class); ``peer_kernels.py`` shows that our compiled graph
+and the NNCF peer's use the same kernels. This script says what is left between a
+whole network and that ceiling: each convolution's multiply-adds (from the model's
+shapes) over its time in OpenVINO's per-node profile (``PERF_COUNT``), summed by
+kernel class, and what the network would take if every class ran at the rate given
+with ``--rates`` (e.g. the ceiling script's best 3x3 and 1x1 rates).
+
+    python benchmarks/layer_rates.py ARTIFACT [--key int8-openvino] [--batch 1] [--rounds 20]
+        [--rates 3x3@56=166,3x3@28=176,3x3@14=186,3x3@7=202,1x1=155] [--out benchmarks/results/layer_rates.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from resnet_deploy.bench.machine import machine_line
+
+
+def conv_macs(model: Any) -> dict[str, tuple[int, str]]:
+    """Friendly name -> (multiply-adds, "KxK@W" with W the output width) of every convolution of a statically shaped OpenVINO model."""
+    out = {}
+    for op in model.get_ordered_ops():
+        if op.get_type_name() not in ("Convolution", "GroupConvolution"):
+            continue
+        o = [int(d) for d in op.get_output_shape(0)]  # N, Cout, H, W
+        w = [int(d) for d in op.input(1).get_shape()]  # Cout, Cin, kh, kw (GroupConvolution: G, Cout/G, Cin/G, kh, kw)
+        per_out = int(np.prod(w[-3:]))
+        out[op.get_friendly_name()] = (int(np.prod(o)) * per_out, f"{w[-2]}x{w[-1]}@{o[-1]}")
+    return out
+
+
+def profile(path: Path, batch: int, threads: int, rounds: int) -> tuple[dict[str, tuple[str, str, float]],
+                                                                      dict[str, tuple[int, str]], float]:
+    """Node name -> (type, kernel, mean ms) over ``rounds`` calls, the convolutions' MACs, the mean wall ms."""
+    import time
+
+    import openvino as ov
+
+    core = ov.Core()
+    model = core.read_model(str(path))
+    port = model.inputs[0]
+    shape = port.get_partial_shape()
+    dims = [batch] + [shape[i].get_length() for i in range(1, 4)]
+    model.reshape({port.get_any_name(): ov.PartialShape(dims)})
+    compiled = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY",
+                                                 "INFERENCE_NUM_THREADS": threads, "PERF_COUNT": True})
+    rng = np.random.default_rng(0)
+    if port.get_element_type().to_dtype() == np.uint8:
+        x = rng.integers(0, 256, dims, dtype=np.uint8)
+    else:
+        x = rng.standard_normal(dims, dtype=np.float32)
+    req = compiled.create_infer_request()
+    for _ in range(5):
+        req.infer({0: x})
+    nodes: dict[str, list[Any]] = {}
+    wall = 0.0
+    for _ in range(rounds):
+        t = time.perf_counter()
+        req.infer({0: x})
+        wall += time.perf_counter() - t
+        for p in req.get_profiling_info():
+            if p.status == p.Status.EXECUTED:
+                rec = nodes.setdefault(p.node_name, [p.node_type, p.exec_type, 0.0])
+                rec[2] += p.real_time.total_seconds() * 1e3 / rounds
+    return {k: (v[0], v[1], v[2]) for k, v in nodes.items()}, conv_macs(model), 1e3 * wall / rounds
+
+
+def report(art: Path, key: str, batch: int, threads: int, rounds: int, rates: dict[str, float]) -> str:
+    path = art / f"model.{key}.onnx"
+    if not path.is_file():
+        raise SystemExit(f"error: {path} not found; pass --key with a file key of the artifact (e.g. int8-openvino)")
+    nodes, macs, wall = profile(path, batch, threads, rounds)
+    classes: dict[tuple[str, str], list[float]] = collections.defaultdict(lambda: [0.0, 0.0, 0])
+    other = 0.0
+    for name, (_typ, kernel, ms) in nodes.items():
+        if name in macs:
+            m, k = macs[name]
+            c = classes[(k, kernel)]
+            c[0] += m
+            c[1] += ms
+            c[2] += 1
+        else:
+            other += ms
+    profiled = sum(v[2] for v in nodes.values())
+    total_macs = sum(m for m, _ in macs.values())
+    lines = [f"# Layer rates: {art.name} `{path.name}`, batch {batch}", "",
+             f"- machine: {machine_line()}", f"- threads {threads}, {rounds} calls with PERF_COUNT",
+             f"- command: `{' '.join([Path(sys.executable).name, *sys.argv])}`", "",
+             f"Wall {wall:.2f} ms per call; the profile accounts for {profiled:.2f} ms; "
+             f"{total_macs / 1e9:.3f} GMACs in convolutions.", "",
+             "| conv class | kernel | layers | GMACs | ms | share of time | GMAC/s | ms at the given rate |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    at_rates = other
+    for (k, kernel), (m, ms, n) in sorted(classes.items(), key=lambda kv: -kv[1][1]):
+        size = k.split("@")[0]
+        rate = rates.get(k, rates.get(size, max(rates.values()))) if rates else None
+        ideal = m / (rate * 1e9) * 1e3 if rate else None
+        at_rates += ideal if ideal is not None else ms
+        lines.append(f"| {k} | {kernel} | {int(n)} | {m / 1e9:.3f} | {ms:.2f} | {100 * ms / profiled:.1f} % | "
+                     f"{m / (ms * 1e6):.0f} | {'' if ideal is None else f'{ideal:.2f}'} |")
+    lines.append(f"| other nodes | | | | {other:.2f} | {100 * other / profiled:.1f} % | | {other:.2f} |")
+    lines.append("")
+    best = max(rates.values()) if rates else None
+    if best:
+        floor = total_macs / (best * 1e9) * 1e3
+        lines += [f"At the best rate given ({best:.0f} GMAC/s) the convolutions alone take {floor:.2f} ms: "
+                  f"this run reaches {100 * floor / wall:.0f} % of that ceiling.",
+                  f"With each class at its own given rate ({', '.join(f'{k} {v:.0f}' for k, v in rates.items())}) "
+                  f"the profile would sum to {at_rates:.2f} ms, {100 * floor / at_rates:.0f} % of the "
+                  "ceiling: the most these kernels allow.", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("artifact", type=Path)
+    p.add_argument("--key", default="int8-openvino", help="the artifact's file key (default int8-openvino)")
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--rounds", type=int, default=20)
+    p.add_argument("--rates", default="", help="GMAC/s per class from int8_ceiling.py, by kernel size or size@width, "
+                                               "e.g. 3x3@56=166,3x3=202,1x1=155 (unlisted classes take the best rate given)")
+    p.add_argument("--out", type=Path, help="also write the Markdown here")
+    args = p.parse_args(argv)
+    try:
+        rates = {k: float(v) for k, v in (item.split("=") for item in args.rates.split(",") if item)}
+    except ValueError:
+        raise SystemExit(f"error: --rates must look like 3x3=202,1x1=160, got {args.rates!r}") from None
+    text = report(args.artifact, args.key, args.batch, args.threads, args.rounds, rates)
+    print(text)
+    if args.out:
+        from resnet_deploy.atomic import write_text_atomic
+
+        write_text_atomic(args.out, text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
