@@ -52,7 +52,7 @@ def render_quickstart(out: Output, res: Any) -> None:
         slow = [r.spec for r in noisy if (r.noise or {}).get("host_slow")]
         why = f"other processes used up to {worst:.2f} of a core"
         if slow:
-            why += f", or the host itself was slow ({', '.join(slow)}: a cross-core probe read 1.2x its best)"
+            why += f", or the host itself was slow ({', '.join(slow)}: a cross-core probe read slow)"
         out.warn(f"{len(noisy)} row(s) marked NOISY were timed while {why}, and timing them again did not "
                  "clear it; do not act on their figures: stop other work and run quickstart again")
     skipped = [r for r in report.rows if not r.ok]

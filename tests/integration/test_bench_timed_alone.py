@@ -80,3 +80,10 @@ def test_a_slow_host_probe_marks_the_row_noisy() -> None:
     assert [n["noisy"] for n in noises] == [False, True, True]  # others' use still counts
     assert "host slow" in hostprobe.describe(noises[1]) and "other processes" in hostprobe.describe(noises[2])
     assert hostprobe.sync_probe_ms() > 0
+    # a run slow from its first row to its last: no faster row to compare with, but two threads
+    # barely beat one (0.60 measured in that state, 0.88 when healthy)
+    whole = [{"host_probe_ms": 0.173, "host_efficiency": 0.60, "others_cores": 0.0, "threshold_cores": 0.1},
+             {"host_probe_ms": 0.172, "host_efficiency": 0.61, "others_cores": 0.0, "threshold_cores": 0.1}]
+    hostprobe.mark(whole, hostprobe.reference(whole))
+    assert all(n["host_slow"] and n["noisy"] for n in whole)
+    assert "efficiency 0.60" in hostprobe.describe(whole[0])
