@@ -10,12 +10,22 @@ still noisy after the last try stay marked, and the renderers say NOISY.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 from resnet_deploy.bench import hostprobe
 from resnet_deploy.bench.report import BackendRow
 
-HOST_WAIT_S = 120.0  # the slow state measured here lasted 30-90 s
+# The slow state measured here lasted one to several minutes; RESNET_DEPLOY_HOST_WAIT_S
+# changes the wait per try (the test script sets 0: tests judge structure, not speed).
+HOST_WAIT_S = 120.0
+
+
+def host_wait_s() -> float:
+    try:
+        return max(0.0, float(os.environ.get("RESNET_DEPLOY_HOST_WAIT_S", HOST_WAIT_S)))
+    except ValueError:
+        return HOST_WAIT_S
 
 
 def noisy_indices(rows: list[BackendRow]) -> list[int]:
@@ -24,7 +34,7 @@ def noisy_indices(rows: list[BackendRow]) -> list[int]:
 
 def retime_rows(
     rows: list[BackendRow], time_again: Callable[[BackendRow], BackendRow], tries: int,
-    info: Callable[[str], None] | None = None, wait_s: float = HOST_WAIT_S,
+    info: Callable[[str], None] | None = None, wait_s: float | None = None,
 ) -> list[BackendRow]:
     """Re-time ``rows``' noisy entries in place, up to ``tries`` times; returns ``rows``."""
     for attempt in range(tries):
@@ -35,8 +45,9 @@ def retime_rows(
             info(f"re-timing {len(todo)} noisy row(s) (try {attempt + 1} of {tries}): "
                  + ", ".join(rows[i].spec for i in todo))
         ref = hostprobe.reference(r.noise for r in rows)
-        if ref is not None and any((rows[i].noise or {}).get("host_slow") for i in todo):
-            hostprobe.wait_until_fast(ref, wait_s, on_wait=info)
+        wait = host_wait_s() if wait_s is None else wait_s
+        if ref is not None and wait > 0 and any((rows[i].noise or {}).get("host_slow") for i in todo):
+            hostprobe.wait_until_fast(ref, wait, on_wait=info)
         for i in todo:
             new = time_again(rows[i])
             if not new.ok:  # the first timing stands; say why the second did not
