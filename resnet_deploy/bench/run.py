@@ -34,12 +34,7 @@ from resnet_deploy.bench.machine import machine_info, usable_cores
 from resnet_deploy.bench.memory import MemorySampler
 from resnet_deploy.bench.noise import NoiseProbe
 from resnet_deploy.bench.paired import jobs_count, paired_vs_peer
-from resnet_deploy.bench.peer import (
-    PeerModel,
-    default_calib_data,
-    probe_peer,
-    quantize_peer,
-)
+from resnet_deploy.bench.peer import PeerModel, default_calib_data, probe_peer, quantize_peer
 from resnet_deploy.bench.report import (
     PEER_BACKEND,
     RAW_SAMPLES_CAP,
