@@ -28,7 +28,7 @@ import numpy as np
 from resnet_deploy._optional import require, try_import, why_missing
 from resnet_deploy.artifact import FileEntry, Manifest
 from resnet_deploy.errors import ResNetDeployError
-from resnet_deploy.runtime.base import Runner
+from resnet_deploy.runtime.base import Runner, first_line
 from resnet_deploy.runtime.openvino import cpu_compile_config
 
 PRESETS = ("performance", "mixed")
@@ -178,3 +178,37 @@ class PeerRunner(Runner):
     def _deactivate(self) -> None:
         self.request = None
         self.compiled = None
+
+
+def prepare_peer(
+    art: Path, manifest: Manifest, cfg: Any, threads: int, report: Any, ui: Any,
+) -> tuple[PeerModel | None, Any]:
+    """``run_bench``'s peer step: quantise the peer once and make its row (``BackendRow``), skipped or
+    failed with the reason when that is impossible; ``report`` gets the peer's info and notes."""
+    from resnet_deploy.bench.report import PEER_BACKEND, BackendRow
+
+    fp32 = manifest.file("onnx", "fp32") or FileEntry(path="model.fp32.onnx", format="onnx")
+    peer_row = BackendRow(spec=f"{PEER_BACKEND}:int8", backend=PEER_BACKEND, status="ok", key="int8",
+                          precision="int8", threads=threads, peer=True, file=fp32.path)
+    reason = probe_peer()
+    if reason:
+        peer_row.status, peer_row.reason = "skipped", reason
+        return None, peer_row
+    try:
+        calib = cfg.calib_data or default_calib_data(manifest)
+        with ui.status(f"NNCF peer: quantizing FP32 ONNX on '{calib}'"):
+            peer_model = quantize_peer(art, manifest, calib, cfg.calib_size, cfg.peer_preset)
+    except ResNetDeployError as exc:
+        peer_row.status, peer_row.reason = "failed", str(exc)
+        return None, peer_row
+    except Exception as exc:  # the peer failing must not end our run
+        peer_row.status, peer_row.reason = "failed", first_line(exc, 300)
+        return None, peer_row
+    info = peer_model.info
+    peer_row.notes.append(f"quantized by {info['tool']} ({info['preset']}) on {info['calib_count']} "
+                          f"images of {info['calib_data']}")
+    if manifest.calibration and not info["same_data_as_ours"]:
+        report.notes.append("the NNCF peer was calibrated on different data than our INT8 "
+                            f"({info['calib_data']}); pass --calib-data to match")
+    report.config["peer_info"] = info
+    return peer_model, peer_row

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from resnet_deploy.artifact import FileEntry, Manifest, load_manifest, now_iso, update_manifest
+from resnet_deploy.artifact import Manifest, load_manifest, now_iso, update_manifest
 from resnet_deploy.atomic import artifact_lock
 from resnet_deploy.bench import hostprobe
 from resnet_deploy.bench import scenarios as sc
@@ -34,7 +34,7 @@ from resnet_deploy.bench.machine import machine_info, usable_cores
 from resnet_deploy.bench.memory import MemorySampler
 from resnet_deploy.bench.noise import NoiseProbe
 from resnet_deploy.bench.paired import jobs_count, paired_vs_peer
-from resnet_deploy.bench.peer import PeerModel, default_calib_data, probe_peer, quantize_peer
+from resnet_deploy.bench.peer import PeerModel, prepare_peer
 from resnet_deploy.bench.report import (
     PEER_BACKEND,
     RAW_SAMPLES_CAP,
@@ -222,7 +222,7 @@ def run_bench(
             evalset = load_eval_set(cfg.eval_data, manifest, cfg.eval_mode, cfg.eval_size)
     overhead = measure_harness_overhead()
     report.harness = {"null_runner_ms": overhead.to_dict(), "method": "NullRunner through the same timing loop"}
-    peer_model, peer_row = _prepare_peer(art, manifest, cfg, threads, report, ui) if want_peer else (None, None)
+    peer_model, peer_row = prepare_peer(art, manifest, cfg, threads, report, ui) if want_peer else (None, None)
     shape = tuple(int(v) for v in manifest.input.shape[1:])
     outputs = _time_rows(report, art, cands, peer_row, peer_model, cfg, threads, shape, evalset, ui)
     if evalset is not None and ref_cand is not None:
@@ -344,37 +344,6 @@ def _add_paired(
             )
     except Exception as exc:  # the table's figures stand without the rounds
         report.notes.append(f"head-to-head rounds failed: {_one_line(exc)}")
-
-
-def _prepare_peer(
-    art: Path, manifest: Manifest, cfg: BenchConfig, threads: int, report: BenchReport, ui: Reporter,
-) -> tuple[PeerModel | None, BackendRow]:
-    """Quantise the NNCF peer once; its row is skipped/failed with the reason when that is impossible."""
-    fp32 = manifest.file("onnx", "fp32") or FileEntry(path="model.fp32.onnx", format="onnx")
-    peer_row = BackendRow(spec=f"{PEER_BACKEND}:int8", backend=PEER_BACKEND, status="ok", key="int8",
-                          precision="int8", threads=threads, peer=True, file=fp32.path)
-    reason = probe_peer()
-    if reason:
-        peer_row.status, peer_row.reason = "skipped", reason
-        return None, peer_row
-    try:
-        calib = cfg.calib_data or default_calib_data(manifest)
-        with ui.status(f"NNCF peer: quantizing FP32 ONNX on '{calib}'"):
-            peer_model = quantize_peer(art, manifest, calib, cfg.calib_size, cfg.peer_preset)
-    except ResNetDeployError as exc:
-        peer_row.status, peer_row.reason = "failed", str(exc)
-        return None, peer_row
-    except Exception as exc:  # the peer failing must not end our run
-        peer_row.status, peer_row.reason = "failed", _one_line(exc)
-        return None, peer_row
-    info = peer_model.info
-    peer_row.notes.append(f"quantized by {info['tool']} ({info['preset']}) on {info['calib_count']} "
-                          f"images of {info['calib_data']}")
-    if manifest.calibration and not info["same_data_as_ours"]:
-        report.notes.append("the NNCF peer was calibrated on different data than our INT8 "
-                            f"({info['calib_data']}); pass --calib-data to match")
-    report.config["peer_info"] = info
-    return peer_model, peer_row
 
 
 def _add_drift(
