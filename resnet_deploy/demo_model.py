@@ -101,6 +101,17 @@ class DemoModel:
     def directory(self) -> Path:
         return self.checkpoint.parent
 
+    def export_config(self, out: str | os.PathLike[str], formats: Any = ("onnx",), **extra: Any) -> Any:
+        """The ``ExportConfig`` that exports this model as trained: its weights, classes, input size,
+        preprocessing and labels (``extra`` adds or overrides fields, e.g. ``force=True``)."""
+        from resnet_deploy.export.config import ExportConfig
+
+        fields: dict[str, Any] = dict(
+            arch=self.arch, weights=self.checkpoint, num_classes=self.num_classes, input_size=self.input_size,
+            preprocessing=self.preprocessing, labels=list(self.labels), formats=formats, out=Path(out),
+        )
+        return ExportConfig(**{**fields, **extra})
+
     def load_model(self) -> Any:
         """The network with these weights (strict load), in eval mode."""
         import torch

@@ -160,7 +160,6 @@ def build_in_child(config: PipelineConfig, loud: bool) -> PipelineResult:
 
 def _pipeline_config(cfg: QuickstartConfig, sample: Any, family: str | None) -> PipelineConfig:
     """Export every format of the demo model, INT8 for cpu, openvino and tensorrt, and an engine when ``family``."""
-    from resnet_deploy.export.config import ExportConfig
     from resnet_deploy.pipeline import PipelineConfig
     from resnet_deploy.quantize.config import QuantizeConfig
 
@@ -170,12 +169,8 @@ def _pipeline_config(cfg: QuickstartConfig, sample: Any, family: str | None) -> 
 
         engines = [EngineConfig(precision="int8", family=family, min_batch=1, opt_batch=8, max_batch=32)]
     return PipelineConfig(
-        export=ExportConfig(
-            arch=sample.arch, weights=sample.checkpoint, num_classes=sample.num_classes,
-            input_size=sample.input_size, formats=("onnx", "torchscript", "exported-program"),
-            out=cfg.out, force=True, preprocessing=sample.preprocessing, labels=list(sample.labels),
-            parity_data="sample",
-        ),
+        export=sample.export_config(cfg.out, ("onnx", "torchscript", "exported-program"), force=True,
+                                    parity_data="sample"),
         quantize=QuantizeConfig(
             calib_data="sample", calib_size=cfg.calib_size, targets=("cpu", "openvino", "tensorrt"),
             max_drop=cfg.max_drop, eval_data="sample",

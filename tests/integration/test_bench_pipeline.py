@@ -27,7 +27,6 @@ CALIB = 32
 @pytest.fixture(scope="module")
 def benched(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     from resnet_deploy.demo_model import ensure_demo_model
-    from resnet_deploy.export.config import ExportConfig
     from resnet_deploy.export.pipeline import export_artifact
     from resnet_deploy.quantize.config import QuantizeConfig
     from resnet_deploy.quantize.pipeline import quantize_artifact
@@ -35,9 +34,7 @@ def benched(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     # a trained model: a random one's near-tie logits make INT8 agreement meaningless
     sm = ensure_demo_model("tiny")
     art = tmp_path_factory.mktemp("bench") / "r20"
-    export_artifact(ExportConfig(arch=sm.arch, weights=sm.checkpoint, num_classes=sm.num_classes,
-                                 input_size=sm.input_size, preprocessing=sm.preprocessing,
-                                 formats=("onnx", "torchscript", "exported-program"), out=art))
+    export_artifact(sm.export_config(art, ("onnx", "torchscript", "exported-program")))
     quantize_artifact(art, QuantizeConfig(calib_size=CALIB, eval_size=32, targets=("cpu",)))
     cfg = BenchConfig(backends=CPU_BACKENDS, batch_sizes=[1, 4], iterations=4, warmup=1, threads=1,
                       eval_size=48, select="min-latency", max_drop=10.0, paired_rounds=2)

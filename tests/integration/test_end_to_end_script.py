@@ -33,7 +33,6 @@ def _run(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def ran(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     from resnet_deploy.demo_model import ensure_demo_model
-    from resnet_deploy.export.config import ExportConfig
     from resnet_deploy.export.pipeline import export_artifact
     from resnet_deploy.quantize.config import QuantizeConfig
     from resnet_deploy.quantize.pipeline import quantize_artifact
@@ -41,9 +40,7 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     sm = ensure_demo_model("quickstart")  # the trained 64 px demo model
     arts = tmp_path_factory.mktemp("e2e_arts")
     art = arts / "demo"
-    export_artifact(ExportConfig(arch=sm.arch, weights=sm.checkpoint, num_classes=sm.num_classes,
-                                 input_size=sm.input_size, preprocessing=sm.preprocessing, formats=("onnx",),
-                                 out=art))
+    export_artifact(sm.export_config(art))
     quantize_artifact(art, QuantizeConfig(calib_size=16, eval_size=16))  # every default INT8 file
     out = tmp_path_factory.mktemp("e2e_out") / "end_to_end.md"
     proc = _run("--artifacts", str(arts), "--models", "demo", "--rounds", "2", "--seconds", "0.1",

@@ -26,15 +26,12 @@ needs_peer = pytest.mark.skipif(probe_peer() is not None, reason=f"needs openvin
 @pytest.fixture(scope="module")
 def made(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     from resnet_deploy.demo_model import ensure_demo_model
-    from resnet_deploy.export import ExportConfig, export_artifact
+    from resnet_deploy.export import export_artifact
     from resnet_deploy.quantize import QuantizeConfig, quantize_artifact
 
     sm = ensure_demo_model("quickstart")
     art = tmp_path_factory.mktemp("ovform") / "r18"
-    export_artifact(ExportConfig(
-        arch=sm.arch, weights=sm.checkpoint, num_classes=sm.num_classes, input_size=sm.input_size,
-        preprocessing=sm.preprocessing, labels=sm.labels, formats=("onnx",), out=art,
-    ))
+    export_artifact(sm.export_config(art))
     result = quantize_artifact(art, QuantizeConfig(targets=("cpu", "openvino"), **SMALL))
     return SimpleNamespace(art=art, result=result, input_size=sm.input_size)
 

@@ -43,14 +43,11 @@ class ReaderSpy:
 @pytest.fixture(scope="module")
 def fp32_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from resnet_deploy.demo_model import ensure_demo_model
-    from resnet_deploy.export import ExportConfig, export_artifact
+    from resnet_deploy.export import export_artifact
 
     sm = ensure_demo_model("tiny")
     out = tmp_path_factory.mktemp("quantize-int") / "tiny"
-    export_artifact(ExportConfig(
-        arch=sm.arch, weights=sm.checkpoint, num_classes=sm.num_classes, input_size=sm.input_size,
-        preprocessing=sm.preprocessing, labels=sm.labels, formats=("onnx",), out=out,
-    ))
+    export_artifact(sm.export_config(out))
     return out
 
 

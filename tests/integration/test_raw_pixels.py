@@ -23,14 +23,11 @@ from resnet_deploy.raw_input import normalize_pixels, pixels_of
 @pytest.fixture(scope="module")
 def artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from resnet_deploy.demo_model import ensure_demo_model
-    from resnet_deploy.export import ExportConfig, export_artifact
+    from resnet_deploy.export import export_artifact
 
     sm = ensure_demo_model("quickstart")
     out = tmp_path_factory.mktemp("raw") / "qs"
-    export_artifact(ExportConfig(
-        arch=sm.arch, weights=sm.checkpoint, num_classes=sm.num_classes, input_size=sm.input_size,
-        preprocessing=sm.preprocessing, labels=sm.labels, formats=("onnx",), out=out,
-    ))
+    export_artifact(sm.export_config(out))
     quantize_artifact(out, QuantizeConfig(targets=("cpu",), calib_size=64, report_size=8))
     return out
 
