@@ -123,7 +123,7 @@ def describe(noise: dict[str, Any]) -> str:
     return "other processes used the CPU while timing"
 
 
-def wait_until_fast(ref: float, limit_s: float = 120.0, poll_s: float = 5.0,
+def wait_until_fast(ref: float | None, limit_s: float = 120.0, poll_s: float = 5.0,
                     on_wait: Callable[[str], None] | None = None) -> bool:
     """Poll the probe until the host is not slow (``is_slow``); False if ``limit_s`` ran out."""
     deadline = time.monotonic() + limit_s
@@ -135,8 +135,9 @@ def wait_until_fast(ref: float, limit_s: float = 120.0, poll_s: float = 5.0,
         if time.monotonic() >= deadline:
             return False
         if on_wait is not None and not told:
-            on_wait(f"the host is slow (cross-core probe {now:.3f} ms vs {ref:.3f} ms at best, two-thread "
+            best = f" vs {ref:.3f} ms at best" if ref is not None else ""
+            on_wait(f"the host is slow (cross-core probe {now:.3f} ms{best}, two-thread "
                     f"efficiency {eff if eff is not None else float('nan'):.2f}); "
-                    f"waiting up to {limit_s:.0f} s before re-timing")
+                    f"waiting up to {limit_s:.0f} s before timing")
             told = True
-        time.sleep(poll_s)
+        time.sleep(min(poll_s, max(0.0, deadline - time.monotonic())))

@@ -59,3 +59,10 @@ def retime_rows(
         noises = [r.noise for r in rows]
         hostprobe.mark(noises, hostprobe.reference(noises))
     return rows
+
+
+def settle(info: Callable[[str], None] | None = None) -> bool:
+    """Before the first row: wait (``host_wait_s``) while the host is slow in itself (two-thread
+    efficiency), e.g. right after an export child's heavy PyTorch work; True when it is not slow."""
+    wait = host_wait_s()
+    return wait <= 0 or hostprobe.wait_until_fast(None, wait, on_wait=info)

@@ -42,7 +42,7 @@ from resnet_deploy.bench.report import (
     BenchReport,
     peer_comparison,
 )
-from resnet_deploy.bench.retime import retime_rows
+from resnet_deploy.bench.retime import retime_rows, settle
 from resnet_deploy.bench.select import record_selection, select_backend
 from resnet_deploy.bench.stats import LatencyStats
 from resnet_deploy.bench.timing import make_input, measure_harness_overhead, overhead_percent, sweep
@@ -224,6 +224,8 @@ def run_bench(
     report.harness = {"null_runner_ms": overhead.to_dict(), "method": "NullRunner through the same timing loop"}
     peer_model, peer_row = prepare_peer(art, manifest, cfg, threads, report, ui) if want_peer else (None, None)
     shape = tuple(int(v) for v in manifest.input.shape[1:])
+    if cfg.retime:  # the caller wants clean figures: do not start timing on a slow host
+        settle(ui.info)
     outputs = _time_rows(report, art, cands, peer_row, peer_model, cfg, threads, shape, evalset, ui)
     if evalset is not None and ref_cand is not None:
         _add_drift(report, art, manifest, ref_cand, evalset, outputs, cfg, threads, ui)

@@ -87,3 +87,17 @@ def test_a_slow_host_probe_marks_the_row_noisy() -> None:
     hostprobe.mark(whole, hostprobe.reference(whole))
     assert all(n["host_slow"] and n["noisy"] for n in whole)
     assert "efficiency 0.60" in hostprobe.describe(whole[0])
+
+
+def test_settling_never_waits_when_the_wait_is_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """RESNET_DEPLOY_HOST_WAIT_S=0 (the test script's setting) skips the pre-timing wait entirely."""
+    import time
+
+    from resnet_deploy.bench import hostprobe, retime
+
+    monkeypatch.setenv("RESNET_DEPLOY_HOST_WAIT_S", "0")
+    monkeypatch.setattr(hostprobe, "sync_probe", lambda: (1.0, 0.1))  # a host that would read slow forever
+    t = time.perf_counter()
+    assert retime.settle() is True and time.perf_counter() - t < 1.0
+    monkeypatch.setenv("RESNET_DEPLOY_HOST_WAIT_S", "0.2")
+    assert retime.settle() is False  # it waited its 0.2 s, and the host stayed slow
