@@ -8,8 +8,13 @@ shapes) over its time in OpenVINO's per-node profile (``PERF_COUNT``), summed by
 kernel class, and what the network would take if every class ran at the rate given
 with ``--rates`` (e.g. the ceiling script's best 3x3 and 1x1 rates).
 
+``--stem s2d`` profiles the same model with its 7x7/s2 stem rewritten, exactly, as
+Pad + SpaceToDepth(2) + a 4x4/s1 convolution on 12 channels: the one layer class that
+runs below its rate, tried in the form other INT8 stacks use for it.
+
     python benchmarks/layer_rates.py ARTIFACT [--key int8-openvino] [--batch 1] [--rounds 20]
-        [--rates 3x3@56=166,3x3@28=176,3x3@14=186,3x3@7=202,1x1=155] [--out benchmarks/results/layer_rates.md]
+        [--rates 3x3@56=166,3x3@28=176,3x3@14=186,3x3@7=202,1x1=155] [--stem s2d]
+        [--out benchmarks/results/layer_rates.md]
 """
 
 from __future__ import annotations
@@ -37,6 +42,53 @@ def conv_macs(model: Any) -> dict[str, tuple[int, str]]:
         per_out = int(np.prod(w[-3:]))
         out[op.get_friendly_name()] = (int(np.prod(o)) * per_out, f"{w[-2]}x{w[-1]}@{o[-1]}")
     return out
+
+
+def space_to_depth_stem(model: Any) -> Any:
+    """Rewrite an ONNX model's 7x7/s2/p3 stem as Pad(3) + SpaceToDepth(2) + 4x4/s1 conv on 12 channels.
+
+    Exact: output pixel i reads padded rows 2i..2i+6, which are blocks i..i+3 of two rows;
+    the eighth row of the last block gets a zero weight. The padding happens before the
+    input's QuantizeLinear (if any), so a padded 0.0 still dequantises to 0.0.
+    """
+    from onnx import helper, numpy_helper
+
+    g = model.graph
+    conv = next((n for n in g.node if n.op_type == "Conv"
+                 and any(a.name == "kernel_shape" and list(a.ints) == [7, 7] for a in n.attribute)), None)
+    if conv is None:
+        raise SystemExit("error: --stem s2d needs a model with a 7x7 stem convolution")
+    attrs = {a.name: list(a.ints) for a in conv.attribute}
+    if attrs.get("strides") != [2, 2] or attrs.get("pads") != [3, 3, 3, 3]:
+        raise SystemExit("error: --stem s2d needs a 7x7 stem with stride 2 and its padding of 3 inside the conv "
+                         "(raw-pixel files pad before it: profile their float-input twin)")
+    inits = {i.name: i for i in g.initializer}
+    producer = {o: n for n in g.node for o in n.output}
+    wnode = producer.get(conv.input[1])
+    wname = wnode.input[0] if wnode is not None and wnode.op_type == "DequantizeLinear" else conv.input[1]
+    w = numpy_helper.to_array(inits[wname])
+    c = w.shape[1]
+    w2 = np.zeros((w.shape[0], 4 * c, 4, 4), w.dtype)
+    for bh in range(2):
+        for bw in range(2):
+            sub = w[:, :, bh::2, bw::2]
+            w2[:, (2 * bh + bw) * c:(2 * bh + bw + 1) * c, :sub.shape[2], :sub.shape[3]] = sub
+    inits[wname].CopyFrom(numpy_helper.from_array(w2, wname))
+    src = g.input[0].name
+    dims = [d.dim_value for d in g.input[0].type.tensor_type.shape.dim]
+    feeds = [n for n in g.node if src in n.input]
+    if len(dims) != 4 or dims[1] != c or any(n is not conv and n.op_type != "QuantizeLinear" for n in feeds):
+        raise SystemExit("error: --stem s2d needs a float NCHW input that feeds the stem (not a raw-pixel file)")
+    g.initializer.append(numpy_helper.from_array(np.array([0, 0, 3, 3, 0, 0, 3, 3], np.int64), "stem_s2d_pads"))
+    first = min(i for i, n in enumerate(g.node) if src in n.input)
+    for n in g.node:
+        n.input[:] = ["stem_s2d" if name == src else name for name in n.input]
+    g.node.insert(first, helper.make_node("SpaceToDepth", ["stem_s2d_padded"], ["stem_s2d"], blocksize=2))
+    g.node.insert(first, helper.make_node("Pad", [src, "stem_s2d_pads"], ["stem_s2d_padded"]))
+    for a in conv.attribute:
+        if a.name in ("kernel_shape", "strides", "pads"):
+            a.ints[:] = {"kernel_shape": [4, 4], "strides": [1, 1], "pads": [0, 0, 0, 0]}[a.name]
+    return model
 
 
 def profile(path: Path, batch: int, threads: int, rounds: int) -> tuple[dict[str, tuple[str, str, float]],
@@ -75,11 +127,22 @@ def profile(path: Path, batch: int, threads: int, rounds: int) -> tuple[dict[str
     return {k: (v[0], v[1], v[2]) for k, v in nodes.items()}, conv_macs(model), 1e3 * wall / rounds
 
 
-def report(art: Path, key: str, batch: int, threads: int, rounds: int, rates: dict[str, float]) -> str:
+def report(art: Path, key: str, batch: int, threads: int, rounds: int, rates: dict[str, float],
+           stem: str = "as-is") -> str:
     path = art / f"model.{key}.onnx"
     if not path.is_file():
         raise SystemExit(f"error: {path} not found; pass --key with a file key of the artifact (e.g. int8-openvino)")
-    nodes, macs, wall = profile(path, batch, threads, rounds)
+    if stem == "s2d":
+        import tempfile
+
+        import onnx
+
+        with tempfile.TemporaryDirectory() as tmp:
+            rewritten = Path(tmp) / path.name
+            onnx.save(space_to_depth_stem(onnx.load(str(path))), str(rewritten))
+            nodes, macs, wall = profile(rewritten, batch, threads, rounds)
+    else:
+        nodes, macs, wall = profile(path, batch, threads, rounds)
     classes: dict[tuple[str, str], list[float]] = collections.defaultdict(lambda: [0.0, 0.0, 0])
     other = 0.0
     for name, (_typ, kernel, ms) in nodes.items():
@@ -93,7 +156,8 @@ def report(art: Path, key: str, batch: int, threads: int, rounds: int, rates: di
             other += ms
     profiled = sum(v[2] for v in nodes.values())
     total_macs = sum(m for m, _ in macs.values())
-    lines = [f"# Layer rates: {art.name} `{path.name}`, batch {batch}", "",
+    title = f"# Layer rates: {art.name} `{path.name}`" + (", stem as space-to-depth" if stem == "s2d" else "")
+    lines = [f"{title}, batch {batch}", "",
              f"- machine: {machine_line()}", f"- threads {threads}, {rounds} calls with PERF_COUNT",
              f"- command: `{' '.join([Path(sys.executable).name, *sys.argv])}`", "",
              f"Wall {wall:.2f} ms per call; the profile accounts for {profiled:.2f} ms; "
@@ -130,13 +194,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=20)
     p.add_argument("--rates", default="", help="GMAC/s per class from int8_ceiling.py, by kernel size or size@width, "
                                                "e.g. 3x3@56=166,3x3=202,1x1=155 (unlisted classes take the best rate given)")
+    p.add_argument("--stem", choices=("as-is", "s2d"), default="as-is",
+                   help="s2d: profile the model with its 7x7 stem rewritten as SpaceToDepth + 4x4 conv (exact)")
     p.add_argument("--out", type=Path, help="also write the Markdown here")
     args = p.parse_args(argv)
     try:
         rates = {k: float(v) for k, v in (item.split("=") for item in args.rates.split(",") if item)}
     except ValueError:
         raise SystemExit(f"error: --rates must look like 3x3=202,1x1=160, got {args.rates!r}") from None
-    text = report(args.artifact, args.key, args.batch, args.threads, args.rounds, rates)
+    text = report(args.artifact, args.key, args.batch, args.threads, args.rounds, rates, args.stem)
     print(text)
     if args.out:
         from resnet_deploy.atomic import write_text_atomic

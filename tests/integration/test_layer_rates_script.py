@@ -43,3 +43,58 @@ def test_a_missing_key_is_one_line(tmp_path: Path) -> None:
                          capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert res.returncode != 0 and "Traceback" not in res.stderr
     assert res.stderr.strip().startswith("error:") and "--key" in res.stderr
+
+
+def test_space_to_depth_stem_is_exact(tmp_path: Path) -> None:
+    """The rewritten stem gives the same FP32 logits, and its profile counts the 4x4 conv's MACs."""
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+
+    from resnet_deploy.artifact import load_manifest
+    from resnet_deploy.export.config import ExportConfig
+    from resnet_deploy.export.pipeline import export_artifact
+
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        from layer_rates import space_to_depth_stem
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    art = tmp_path / "resnet18"
+    export_artifact(ExportConfig(arch="resnet18", num_classes=10, input_size=64, formats=("onnx",), out=art))
+    x = np.random.default_rng(0).standard_normal((2, 3, 64, 64)).astype(np.float32)
+    src = art / "model.fp32.onnx"
+    model = onnx.load(str(src))
+    name = model.graph.input[0].name
+    rewritten = tmp_path / "s2d.onnx"
+    onnx.save(space_to_depth_stem(model), str(rewritten))
+    assert "SpaceToDepth" in {n.op_type for n in onnx.load(str(rewritten)).graph.node}
+    ref = ort.InferenceSession(str(src), providers=["CPUExecutionProvider"]).run(None, {name: x})[0]
+    got = ort.InferenceSession(str(rewritten), providers=["CPUExecutionProvider"]).run(None, {name: x})[0]
+    assert np.abs(got - ref).max() <= 1e-4 * (ref.max() - ref.min())
+
+    out = tmp_path / "s2d.md"
+    res = subprocess.run([sys.executable, str(SCRIPT), str(art), "--key", "fp32", "--rounds", "2", "--threads", "1",
+                          "--stem", "s2d", "--out", str(out)], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert res.returncode == 0, res.stderr
+    text = out.read_text()
+    assert "| 4x4@32 |" in text and "| 7x7@32 |" not in text
+    gmacs = float(re.search(r"; ([0-9.]+) GMACs in convolutions", text).group(1))
+    stem = 64 * 32 * 32 * 3 * 7 * 7  # the stem's multiply-adds as a 7x7 conv; as 4x4 on 12 channels: x 192/147
+    assert gmacs * 1e9 == pytest.approx(load_manifest(art).model.gmacs * 1e9 + stem * (192 / 147 - 1), rel=0.02)
+
+
+def test_s2d_refuses_a_model_without_a_7x7_stem(tmp_path: Path) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        from layer_rates import space_to_depth_stem
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 8, 8])])
+    with pytest.raises(SystemExit, match="7x7 stem"):
+        space_to_depth_stem(onnx.helper.make_model(g))
