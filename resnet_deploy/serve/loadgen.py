@@ -70,13 +70,15 @@ class LoadResult:
         }
 
 
-def _client_module(protocol: str) -> Any:
+def client_module(protocol: str) -> Any:
+    """tritonclient's http or grpc module (shared with the open-loop generator), or a one-line error naming the extra."""
     if protocol not in PROTOCOLS:
         raise ResNetDeployError(f"unknown protocol '{protocol}'; choose http or grpc")
     return require(f"tritonclient.{protocol}", extra="serve", purpose="the load generator")
 
 
-def _make_inputs(mod: Any, inputs: Sequence[RequestInput]) -> list[Any]:
+def make_inputs(mod: Any, inputs: Sequence[RequestInput]) -> list[Any]:
+    """Build the protocol's InferInput objects once per thread, so timing leaves out their serialisation."""
     out = []
     for spec in inputs:
         item = mod.InferInput(spec.name, list(spec.data.shape), spec.datatype)
@@ -149,7 +151,7 @@ def run_load(
     """
     check_int(clients, "clients", hint="pass e.g. 4")
     check_int(requests_per_client, "requests per client", hint="pass e.g. 100")
-    mod = _client_module(protocol)
+    mod = client_module(protocol)
     job = _Job(address, model, inputs, protocol, requests_per_client, warmup_per_client, outputs, check, timeout_s,
                tuple(cycle))
     tally = _Tally()
@@ -180,7 +182,7 @@ def _client_worker(mod: Any, job: _Job, tally: _Tally, start: threading.Barrier,
     kwargs = {"network_timeout": job.timeout_s, "connection_timeout": job.timeout_s} if job.protocol == "http" else {}
     try:
         client = mod.InferenceServerClient(job.address, **kwargs)
-        variants = [_make_inputs(mod, v) for v in job.cycle] or [_make_inputs(mod, job.inputs)]
+        variants = [make_inputs(mod, v) for v in job.cycle] or [make_inputs(mod, job.inputs)]
         variants = variants[index % len(variants):] + variants[: index % len(variants)]
         outs = [mod.InferRequestedOutput(n) for n in job.outputs] if job.outputs else None
     except Exception as exc:  # a client that cannot start fails all its requests
@@ -189,7 +191,7 @@ def _client_worker(mod: Any, job: _Job, tally: _Tally, start: threading.Barrier,
         return
     for i in range(job.warmup_per_client):  # not timed, not counted
         with contextlib.suppress(Exception):
-            _call(client, job.model, variants[i % len(variants)], outs, job.protocol, job.timeout_s)
+            infer_call(client, job.model, variants[i % len(variants)], outs, job.protocol, job.timeout_s)
     try:
         start.wait(timeout=job.timeout_s)
     except threading.BrokenBarrierError:  # another client could not start: the run is void
@@ -209,7 +211,7 @@ def _timed_requests(client: Any, variants: list[list[Any]], outs: list[Any] | No
         reqs = variants[j % len(variants)]
         t0 = time.perf_counter()
         try:
-            result = _call(client, job.model, reqs, outs, job.protocol, job.timeout_s)
+            result = infer_call(client, job.model, reqs, outs, job.protocol, job.timeout_s)
         except Exception as exc:  # every failure counts, the run goes on
             tally.record_error(exc)
             continue
@@ -219,7 +221,9 @@ def _timed_requests(client: Any, variants: list[list[Any]], outs: list[Any] | No
     return mine
 
 
-def _call(client: Any, model: str, reqs: list[Any], outs: list[Any] | None, protocol: str, timeout_s: float) -> Any:
+def infer_call(client: Any, model: str, reqs: list[Any], outs: list[Any] | None, protocol: str,
+               timeout_s: float) -> Any:
+    """One inference; only gRPC's client takes a per-call timeout (HTTP's is set on the client)."""
     if protocol == "grpc":
         return client.infer(model, reqs, outputs=outs, client_timeout=timeout_s)
     return client.infer(model, reqs, outputs=outs)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from resnet_deploy.serve.loadgen import RequestInput, _call, _client_module, _make_inputs
+from resnet_deploy.serve.loadgen import RequestInput, client_module, infer_call, make_inputs
 
 LATE_MS = 5.0
 
@@ -75,7 +75,7 @@ def run_open_loop(
     seed: int = 0,
 ) -> RateResult:
     """Offer ``rate`` requests/s for ``duration_s`` and measure every answer."""
-    mod = _client_module(protocol)
+    mod = client_module(protocol)
     local = _Clients()
     lock = threading.Lock()
     lat: list[float] = []
@@ -86,8 +86,8 @@ def run_open_loop(
             if local.client is None:
                 kw = {"network_timeout": timeout_s, "connection_timeout": timeout_s} if protocol == "http" else {}
                 local.client = mod.InferenceServerClient(address, **kw)
-                local.reqs = _make_inputs(mod, inputs)
-            _call(local.client, model, local.reqs, None, protocol, timeout_s)
+                local.reqs = make_inputs(mod, inputs)
+            infer_call(local.client, model, local.reqs, None, protocol, timeout_s)
         except Exception as exc:  # every failure counts; the load goes on
             with lock:
                 errors.append(str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__)
