@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from resnet_deploy.errors import InvalidInputError
+from resnet_deploy.errors import InvalidInputError, ResNetDeployError
 from resnet_deploy.metrics import softmax, topk_indices
 from resnet_deploy.preprocess import crop_image, preprocess_image
 
@@ -81,6 +81,37 @@ def decode_images(images: np.ndarray, pre: Any, max_pixels: int | None = None, r
     return np.stack([convert(data, pre, max_pixels) for data in encoded_items(images)])
 
 
+class RequestError(Exception):
+    """A request the server refuses (undecodable image, bad input), as its one-line reason.
+
+    PyTriton sends a failed callable's formatted traceback to the client as the error
+    text; for the client's own mistake that is our file paths and frames around one
+    useful line. This exception reports no traceback to Python code (the server log
+    still gets the real one through ``sys.exc_info``), so the client reads
+    ``RequestError: <reason>``.
+    """
+
+    @property  # type: ignore[override]
+    def __traceback__(self) -> None:
+        return None
+
+    @__traceback__.setter
+    def __traceback__(self, _tb: Any) -> None:
+        pass
+
+
+def _client_errors(fn: Callable[..., dict[str, np.ndarray]]) -> Callable[..., dict[str, np.ndarray]]:
+    """Re-raise our one-line errors (bad bytes, wrong shapes) as RequestError; bugs keep their traceback."""
+
+    def wrapped(*args: Any, **kwargs: Any) -> dict[str, np.ndarray]:
+        try:
+            return fn(*args, **kwargs)
+        except ResNetDeployError as exc:
+            raise RequestError(str(exc)) from None
+
+    return wrapped
+
+
 def make_infer_functions(predictor: Any, spec: ModelSpec) -> tuple[Callable, Callable]:
     """(tensor callable, image callable) bound to one Predictor, ready for ``Triton.bind``.
 
@@ -91,11 +122,13 @@ def make_infer_functions(predictor: Any, spec: ModelSpec) -> tuple[Callable, Cal
     from pytriton.decorators import batch
 
     @batch
+    @_client_errors
     def infer_tensor(**inputs: np.ndarray) -> dict[str, np.ndarray]:
         x = np.ascontiguousarray(inputs[spec.input_name], dtype=np.float32)
         return postprocess(predictor.infer(x), spec)
 
     @batch
+    @_client_errors
     def infer_image(**inputs: np.ndarray) -> dict[str, np.ndarray]:
         return postprocess(predictor.infer_images(encoded_items(inputs[IMAGE_INPUT])), spec)
 
