@@ -25,7 +25,9 @@ import socket
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results"
@@ -70,61 +72,108 @@ def build_artifact(arch: str, size: int, out: Path, calib_size: int, gpu: bool) 
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    from resnet_deploy.bench import BenchConfig, run_bench
-    from resnet_deploy.bench.machine import gpu_names, usable_cores
-    from resnet_deploy.bench.suite import check_targets, summary_markdown
-    from resnet_deploy.bench.worker import in_fresh_process
-    from resnet_deploy.checks import parse_int_list
-    from resnet_deploy.cli._common import Output
+@dataclass(frozen=True)
+class Plan:
+    """The suite's settings after --quick and the defaults are applied."""
 
-    given = [Path(a.strip()) for a in (args.artifacts or "").split(",") if a.strip()]
-    archs = [d.name for d in given] or [a.strip() for a in args.archs.split(",") if a.strip()]
-    repeats = args.repeats or (1 if args.quick else 3)
-    budget = args.time_budget or (0.3 if args.quick else 2.0)
-    sizes = parse_int_list(args.batch_sizes or ("1,16" if args.quick else "1,2,4,8,16,32"), "--batch-sizes")
-    threads = args.threads or usable_cores()
-    paired = args.paired_rounds if args.paired_rounds is not None else (0 if args.quick else 6)
-    eval_size = args.eval_size or (64 if args.quick else None)
-    calib = min(args.calib_size, 64) if args.quick else args.calib_size
+    repeats: int
+    budget: float
+    sizes: list[int]
+    threads: int
+    paired: int
+    eval_size: int | None
+    calib: int
+    backends: list[str] | None
+
+
+def make_plan(args: argparse.Namespace) -> Plan:
+    from resnet_deploy.bench.machine import usable_cores
+    from resnet_deploy.checks import parse_int_list
+
     backends = args.backends.split(",") if args.backends else None
     if backends is None and args.quick:
         from resnet_deploy.runtime.registry import backend_names
 
         backends = [b for b in backend_names() if b != "torch-compile"]
+    return Plan(
+        repeats=args.repeats or (1 if args.quick else 3),
+        budget=args.time_budget or (0.3 if args.quick else 2.0),
+        sizes=parse_int_list(args.batch_sizes or ("1,16" if args.quick else "1,2,4,8,16,32"), "--batch-sizes"),
+        threads=args.threads or usable_cores(),
+        paired=args.paired_rounds if args.paired_rounds is not None else (0 if args.quick else 6),
+        eval_size=args.eval_size or (64 if args.quick else None),
+        calib=min(args.calib_size, 64) if args.quick else args.calib_size,
+        backends=backends,
+    )
+
+
+def bench_all(args: argparse.Namespace, plan: Plan, archs: list[str], given: list[Path], work: Path,
+              staging: Path, out: Any) -> dict[str, Any]:
+    """Build (in a spawned child) or take each artifact, then time it with ``run_bench``: arch -> report."""
+    from resnet_deploy.bench import BenchConfig, run_bench
+    from resnet_deploy.bench.machine import gpu_names
+    from resnet_deploy.bench.worker import in_fresh_process
+
     gpu = bool(gpu_names())
+    reports = {}
+    for arch in archs:
+        if given:
+            art = given[archs.index(arch)]
+        else:
+            with out.status(f"{arch}: export + INT8 quantisation ({args.input_size} px, {plan.calib} calibration images)"):
+                # in a spawned child: the parent that orchestrates the timing never loads torch,
+                # calibration sessions or their memory (a suite that built in-process read
+                # ResNet-50 INT8 15-27 % slower than `bench` on the same artifact)
+                art = in_fresh_process(build_artifact, arch, args.input_size, work / arch, plan.calib, gpu).value
+        cfg = BenchConfig(backends=plan.backends, batch_sizes=plan.sizes, time_budget=plan.budget,
+                          repeats=plan.repeats, threads=plan.threads, paired_rounds=plan.paired,
+                          eval_size=plan.eval_size, calib_data="sample", calib_size=plan.calib,
+                          out_dir=staging / arch, argv=[sys.executable, *sys.argv], retime=args.retime,
+                          extra={"suite": True, "quick": args.quick})
+        reports[arch] = run_bench(art, cfg, reporter=out)
+    return reports
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the suite; bad options or artifacts are one ``error:`` line and exit status 2."""
+    from resnet_deploy.errors import ResNetDeployError
+
+    args = parse_args(argv)
+    try:
+        given = [Path(a.strip()) for a in (args.artifacts or "").split(",") if a.strip()]
+        plan = make_plan(args)
+        if given:
+            from resnet_deploy.artifact import load_manifest
+
+            for d in given:  # all of them before the first is timed
+                load_manifest(d)
+        return run_suite(args, plan, given)
+    except ResNetDeployError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def run_suite(args: argparse.Namespace, plan: Plan, given: list[Path]) -> int:
+    from resnet_deploy.bench.suite import check_targets, summary_markdown
+    from resnet_deploy.cli._common import Output
+
+    archs = [d.name for d in given] or [a.strip() for a in args.archs.split(",") if a.strip()]
     host = socket.gethostname().split(".")[0]
     date = dt.date.today().isoformat()
     run_dir = args.out / f"{date}-{host}"
-    out = Output()
     work = Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix="resnet-deploy-suite-"))
     t0 = time.perf_counter()
-    reports = {}
     staging = args.out / f".{run_dir.name}.tmp"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        for arch in archs:
-            if given:
-                art = given[archs.index(arch)]
-            else:
-                with out.status(f"{arch}: export + INT8 quantisation ({args.input_size} px, {calib} calibration images)"):
-                    # in a spawned child: the parent that orchestrates the timing never loads torch,
-                    # calibration sessions or their memory (a suite that built in-process read
-                    # ResNet-50 INT8 15-27 % slower than `bench` on the same artifact)
-                    art = in_fresh_process(build_artifact, arch, args.input_size, work / arch, calib, gpu).value
-            cfg = BenchConfig(backends=backends, batch_sizes=sizes, time_budget=budget, repeats=repeats,
-                              threads=threads, paired_rounds=paired, eval_size=eval_size, calib_data="sample", calib_size=calib,
-                              out_dir=staging / arch, argv=[sys.executable, *sys.argv], retime=args.retime,
-                              extra={"suite": True, "quick": args.quick})
-            reports[arch] = run_bench(art, cfg, reporter=out)
+        reports = bench_all(args, plan, archs, given, work, staging, Output())
         targets = check_targets(reports[archs[-1]], reports[archs[0]])
         header = {"date": date, "host": host, "command": " ".join([Path(sys.executable).name, *sys.argv]),
-                  "mode": "quick" if args.quick else "full", "threads": threads, "repetitions": repeats,
-                  "time budget per backend and batch (s)": budget, "batch sizes": sizes,
-                  "head-to-head rounds vs the peer": paired, "calibration images": calib, "input size": args.input_size,
-                  "weights": "random init (speed does not depend on them)",
+                  "mode": "quick" if args.quick else "full", "threads": plan.threads, "repetitions": plan.repeats,
+                  "time budget per backend and batch (s)": plan.budget, "batch sizes": plan.sizes,
+                  "head-to-head rounds vs the peer": plan.paired, "calibration images": plan.calib,
+                  "input size": args.input_size, "weights": "random init (speed does not depend on them)",
                   "seconds": round(time.perf_counter() - t0, 1)}
         summary = summary_markdown(reports, targets, {a: f"{a}/report.html" for a in archs}, header)
         (staging / "summary.md").write_text(summary)
@@ -140,14 +189,19 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
     latest = summary_markdown(reports, targets, {a: f"{run_dir.name}/{a}/report.html" for a in archs}, header)
     (args.out / "latest.md").write_text(latest)
+    return verdict(targets, run_dir, args.out, args.quick)
+
+
+def verdict(targets: list[Any], run_dir: Path, root: Path, quick: bool) -> int:
+    """Print each target and where the results are; 1 when a target failed (not for a --quick smoke run)."""
     print("\n".join(t.line() for t in targets))
-    print(f"results: {run_dir}/summary.md (latest: {args.out / 'latest.md'})")
+    print(f"results: {run_dir}/summary.md (latest: {root / 'latest.md'})")
     noisy = [t.name for t in targets if t.status == "NOISY"]
     if noisy:
         print(f"not judged ({len(noisy)} target(s)): the machine was busy while their rows were timed; "
               "stop other work and run the suite again")
     failed = any(t.status == "FAIL" for t in targets)
-    return 1 if failed and not args.quick else 0
+    return 1 if failed and not quick else 0
 
 
 if __name__ == "__main__":
