@@ -173,7 +173,7 @@ def inference_part(arch: str, art: Path, args: argparse.Namespace, work: Path, i
 
     def side(unit: str, spec: str | None, peer: Any) -> Callable[[list[int]], dict[int, float]]:
         def run(batches: list[int]) -> dict[int, float]:
-            got = iso.add(unit, in_fresh_process(infer_side, str(art), spec, peer, args.threads, batches, plan))
+            got = iso.run(unit, infer_side, str(art), spec, peer, args.threads, batches, plan)
             for bs, (_, n) in got.items():
                 noise[bs].append(dict(n, side="peer" if peer is not None else "ours"))
             return {bs: v for bs, (v, _) in got.items()}
@@ -205,14 +205,12 @@ def e2e_part(arch: str, art: Path, photos: list[Path], args: argparse.Namespace,
             iso.add(f"{arch} NNCF quantisation", in_fresh_process(peer_ir, str(art), str(xml.parent)))
     out: dict[str, Any] = {"arch": arch, "batch": args.batch}
     with ui.status(f"{arch}: Predictor.predict on JPEG bytes (backend {args.backend}), fresh process"):
-        out["ours"] = iso.add(f"{arch} Predictor.predict end to end",
-                              in_fresh_process(predictor_side, str(art), args.backend, args.threads, paths,
-                                               args.batch, args.e2e_seconds))
+        out["ours"] = iso.run(f"{arch} Predictor.predict end to end", predictor_side, str(art), args.backend,
+                              args.threads, paths, args.batch, args.e2e_seconds)
     pre_d = {"resize": pre.resize, "crop": pre.crop, "mean": list(pre.mean), "std": list(pre.std)}
     with ui.status(f"{arch}: baseline PIL + numpy + OpenVINO (NNCF model), fresh process"):
-        out["baseline"] = iso.add(f"{arch} PIL+numpy+OpenVINO+NNCF baseline end to end",
-                                  in_fresh_process(baseline_side, str(xml), pre_d, args.threads, paths,
-                                                   args.batch, args.e2e_seconds))
+        out["baseline"] = iso.run(f"{arch} PIL+numpy+OpenVINO+NNCF baseline end to end", baseline_side, str(xml),
+                                  pre_d, args.threads, paths, args.batch, args.e2e_seconds)
     return out
 
 
@@ -220,16 +218,14 @@ def serve_part(arch: str, art: Path, photos: list[Path], e2e: dict[str, Any], ar
                iso: Isolation, ui: Any) -> dict[str, Any]:
     """``serve`` on loopback in its own process, ``--clients`` HTTP clients from a fresh process."""
     from resnet_deploy.bench.e2e_sides import serve_side
-    from resnet_deploy.bench.worker import in_fresh_process
 
     ours = e2e.get("ours") or {}
     backend = ours.get("backend") or (args.backend if args.backend != "auto" else "openvino")
     rate = (ours.get("throughput") or {}).get("images_per_s") or 10.0
     per_client = max(4, round(rate * args.e2e_seconds / args.clients))
     with ui.status(f"{arch}: serve ({backend}) image model, {args.clients} HTTP clients x {per_client} JPEGs"):
-        return iso.add(f"{arch} serve HTTP load generator",
-                       in_fresh_process(serve_side, str(art), backend, [str(p) for p in photos], args.clients,
-                                        per_client, args.batch))
+        return iso.run(f"{arch} serve HTTP load generator", serve_side, str(art), backend,
+                       [str(p) for p in photos], args.clients, per_client, args.batch)
 
 
 def ceiling_part(arch: str, art: Path, inference: dict[str, Any], args: argparse.Namespace, work: Path,
@@ -241,32 +237,37 @@ def ceiling_part(arch: str, art: Path, inference: dict[str, Any], args: argparse
     from resnet_deploy.artifact import load_manifest
     from resnet_deploy.bench.e2e_report import host_class
     from resnet_deploy.bench.e2e_sides import discounted
+    from resnet_deploy.bench.hostprobe import probed, record
     from resnet_deploy.bench.noise import NoiseProbe
 
     out_json = work / "int8_ceiling.json"
     cmd = [sys.executable, str(ROOT / "int8_ceiling.py"), "--threads", str(args.threads), "--rounds",
            str(args.ceiling_rounds), "--per-round", str(args.ceiling_per_round), "--json", str(out_json)]
-    with ui.status("INT8 convolution ceiling (benchmarks/int8_ceiling.py), own process"), NoiseProbe() as probe:
-        t0 = os.times()
-        res = subprocess.run(cmd, capture_output=True, text=True)
-        t1 = os.times()
+
+    def timed() -> tuple[Any, Any, float]:
+        with ui.status("INT8 convolution ceiling (benchmarks/int8_ceiling.py), own process"), NoiseProbe() as probe:
+            t0 = os.times()
+            res = subprocess.run(cmd, capture_output=True, text=True)
+            t1 = os.times()
+        return res, probe, t1.children_user + t1.children_system - t0.children_user - t0.children_system
+
+    (res, probe, child_cpu), host = probed(timed)  # the cross-core probe around it, as for every other unit
     if res.returncode != 0:
         return {"arch": arch, "error": f"int8_ceiling.py failed: {(res.stderr.strip().splitlines() or ['?'])[-1]}"}
-    child_cpu = t1.children_user + t1.children_system - t0.children_user - t0.children_system
     noise = discounted(probe.result, child_cpu / max(probe.result.window_s, 1e-9)) if probe.result else None
+    noise_d = record(noise.to_dict(), host) if noise else {}
     data = json.loads(out_json.read_text())
     runtime, best = max(data["runtimes"].items(), key=lambda kv: kv[1]["best_gmacs_per_s"])
     gmacs = load_manifest(art).model.gmacs
     lat = inference.get("latency") or {}
     out = {"arch": arch, "runtime": runtime, "rate_gmacs": best["best_gmacs_per_s"], "gmacs": gmacs,
            "per_runtime": data["runtimes"], "host_class": host_class(),
-           "noise": [noise.to_dict() if noise else {}, *[n for n in lat.get("noise") or [] if n.get("side") == "ours"]]}
+           "noise": [noise_d, *[n for n in lat.get("noise") or [] if n.get("side") == "ours"]]}
     if not lat.get("ours") or not gmacs:
         return dict(out, error="no batch-1 rounds of ours, or no GMACs in the manifest")
     p50 = statistics.median(lat["ours"])
     floor_ms = gmacs / best["best_gmacs_per_s"] * 1e3
-    return dict(out, p50_ms=p50, floor_ms=floor_ms, share=floor_ms / p50,
-                noisy=any(n.get("noisy") for n in out["noise"] if n))
+    return dict(out, p50_ms=p50, floor_ms=floor_ms, share=floor_ms / p50)
 
 
 def _size_summary(photos: list[Path]) -> str:
@@ -278,7 +279,10 @@ def _size_summary(photos: list[Path]) -> str:
 
 
 def run(args: argparse.Namespace, ui: Any) -> dict[str, Any]:
+    from resnet_deploy.bench.e2e_sides import noise_records
+    from resnet_deploy.bench.hostprobe import mark, reference
     from resnet_deploy.bench.machine import machine_info, machine_line, usable_cores
+    from resnet_deploy.bench.retime import settle
 
     args.threads = args.threads or usable_cores()
     parts = set(args.part_list) | ({"inference"} if "ceiling" in args.part_list else set())
@@ -298,6 +302,7 @@ def run(args: argparse.Namespace, ui: Any) -> dict[str, Any]:
             photos = make_photo_set(work / "photos", args.images)
         results["config"]["image_sizes"] = _size_summary(photos)
         arts = artifacts(args, work, ui)
+        settle(ui.info)  # building artifacts is heavy PyTorch work, after which this host can stay slow a while
         models = args.model_list if "inference" in args.part_list else [main]
         if "inference" in parts:
             results["inference"] = {m: guarded(f"{m} inference rounds",
@@ -317,6 +322,8 @@ def run(args: argparse.Namespace, ui: Any) -> dict[str, Any]:
         if args.work_dir is None:
             shutil.rmtree(work, ignore_errors=True)
     results["isolation"] = iso.to_list()
+    noises = noise_records({k: results.get(k) for k in ("inference", "e2e", "serve", "ceiling")})
+    mark(noises, reference(noises))  # a figure timed while the host was slow is NOISY, like other processes' use
     return results
 
 

@@ -28,11 +28,36 @@ from resnet_deploy.bench.timing import TimingPlan, make_input, time_calls
 TOP_K = 5
 
 
+def noise_records(obj: Any) -> list[dict[str, Any]]:
+    """Every noise record (a ``Noise.to_dict``) inside a unit's result or the whole results tree."""
+    if isinstance(obj, dict):
+        if "others_cores" in obj and "threshold_cores" in obj:
+            return [obj]
+        return [n for v in obj.values() for n in noise_records(v)]
+    if isinstance(obj, (list, tuple)):
+        return [n for v in obj for n in noise_records(v)]
+    return []
+
+
 class Isolation:
     """Which processes ran each unit and what heavy runtimes they held (grouped by unit)."""
 
     def __init__(self) -> None:
         self.units: dict[str, dict[str, Any]] = {}
+
+    def run(self, unit: str, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)`` alone in a fresh process, the host probe timed around it by this parent.
+
+        The probe goes into every noise record of the result, so ``hostprobe.mark`` can
+        later tell a figure timed while the host was slow (see ``bench.hostprobe``).
+        """
+        from resnet_deploy.bench.hostprobe import probed, record
+        from resnet_deploy.bench.worker import in_fresh_process
+
+        res, probe = probed(lambda: in_fresh_process(fn, *args))
+        for n in noise_records(res.value):
+            record(n, probe)
+        return self.add(unit, res)
 
     def add(self, unit: str, res: Any) -> Any:
         u = self.units.setdefault(unit, {"unit": unit, "pids": [], "runtimes_loaded": []})

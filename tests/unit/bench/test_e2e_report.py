@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from resnet_deploy.bench.e2e_report import all_targets, render_markdown
-from resnet_deploy.bench.e2e_sides import _chunks, discounted
+from resnet_deploy.bench.e2e_sides import Isolation, _chunks, discounted, noise_records
+from resnet_deploy.bench.hostprobe import mark, reference
 from resnet_deploy.bench.noise import Noise
 
 QUIET = {"others_cores": 0.02, "noisy": False}
@@ -83,3 +85,40 @@ def test_chunks_cycle_through_every_image_evenly() -> None:
     nxt = _chunks([b"a", b"b", b"c"], 2)
     seen = [x for _ in range(3) for x in nxt()]
     assert seen == [b"a", b"b", b"c", b"a", b"b", b"c"]
+
+
+def _record(probe_ms: float, efficiency: float) -> dict[str, Any]:
+    quiet = Noise(window_s=2.0, others_cores=0.01, self_cores=1.9, load_avg_1m=None, cpu_mhz=None, noisy=False)
+    return dict(quiet.to_dict(), host_probe_ms=probe_ms, host_efficiency=efficiency)
+
+
+def test_a_slow_host_makes_its_figures_noisy_and_says_so() -> None:
+    res = _results()
+    res["e2e"]["ours"]["throughput"] = dict(res["e2e"]["ours"]["throughput"], noise=_record(0.175, 0.60))
+    res["e2e"]["baseline"]["throughput"] = dict(res["e2e"]["baseline"]["throughput"], noise=_record(0.118, 0.88))
+    res["serve"] = dict(res["serve"], noise=_record(0.119, 0.87))
+    noises = noise_records(res)
+    assert len(noises) == 3  # the records with NoiseProbe's fields, wherever they sit
+    mark(noises, reference(noises))
+    by_op = {(x.op, x.bound): x for x in all_targets(res)}
+    e2e = by_op[(">=", 2.0)]
+    assert e2e.status == "NOISY" and "host slow while timing" in e2e.detail and "would pass" in e2e.detail
+    assert by_op[("<=", 0.6)].status == "PASS"  # its windows carry no slow probe
+    # serve's own window was healthy, but the predict figure it is compared with was not
+    assert by_op[(">=", 0.8)].status == "NOISY"
+
+
+def _timed_unit() -> dict[str, Any]:
+    """What a child returns: a figure and its noise record."""
+    quiet = Noise(window_s=1.0, others_cores=0.0, self_cores=1.0, load_avg_1m=None, cpu_mhz=None, noisy=False)
+    return {"throughput": {"images_per_s": 1.0, "noise": quiet.to_dict()}, "pid": os.getpid()}
+
+
+def test_isolation_run_probes_the_host_around_the_child() -> None:
+    iso = Isolation()
+    got = iso.run("a unit", _timed_unit)
+    noise = got["throughput"]["noise"]
+    assert noise["host_probe_ms"] > 0  # timed by the parent, before and after the child
+    assert noise["host_efficiency"] is None or 0 < noise["host_efficiency"] < 2
+    assert iso.to_list() == [{"unit": "a unit", "pids": [got["pid"]], "runtimes_loaded": []}]
+    assert got["pid"] != os.getpid()
