@@ -158,6 +158,7 @@ def inference_part(arch: str, art: Path, args: argparse.Namespace, work: Path, i
     from resnet_deploy.artifact import load_manifest
     from resnet_deploy.bench.e2e_sides import infer_side, openvino_int8_spec, peer_ir
     from resnet_deploy.bench.paired import paired_rounds
+    from resnet_deploy.bench.retime import settle
     from resnet_deploy.bench.timing import TimingPlan
     from resnet_deploy.bench.worker import in_fresh_process
 
@@ -168,6 +169,7 @@ def inference_part(arch: str, art: Path, args: argparse.Namespace, work: Path, i
     folder.mkdir(parents=True, exist_ok=True)
     with ui.status(f"{arch}: NNCF quantisation of the FP32 ONNX (the peer), fresh process"):
         peer = iso.add(f"{arch} NNCF quantisation", in_fresh_process(peer_ir, str(art), str(folder)))
+    settle(ui.info)  # NNCF's PyTorch work can leave this host slow for minutes: wait before the rounds
     plan = TimingPlan(warmup=10, time_budget=args.seconds)
     noise: dict[int, list[dict[str, Any]]] = {1: [], args.batch: []}
 
@@ -194,6 +196,7 @@ def e2e_part(arch: str, art: Path, photos: list[Path], args: argparse.Namespace,
     """``Predictor.predict`` and the OpenVINO+NNCF user's pipeline, each alone in a fresh process."""
     from resnet_deploy.artifact import load_manifest
     from resnet_deploy.bench.e2e_sides import baseline_side, peer_ir, predictor_side
+    from resnet_deploy.bench.retime import settle
     from resnet_deploy.bench.worker import in_fresh_process
 
     pre = load_manifest(art).preprocessing
@@ -203,6 +206,7 @@ def e2e_part(arch: str, art: Path, photos: list[Path], args: argparse.Namespace,
         xml.parent.mkdir(parents=True, exist_ok=True)
         with ui.status(f"{arch}: NNCF quantisation of the FP32 ONNX (the peer), fresh process"):
             iso.add(f"{arch} NNCF quantisation", in_fresh_process(peer_ir, str(art), str(xml.parent)))
+        settle(ui.info)
     out: dict[str, Any] = {"arch": arch, "batch": args.batch}
     with ui.status(f"{arch}: Predictor.predict on JPEG bytes (backend {args.backend}), fresh process"):
         out["ours"] = iso.run(f"{arch} Predictor.predict end to end", predictor_side, str(art), args.backend,
