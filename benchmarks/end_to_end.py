@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import shutil
 import subprocess
@@ -62,7 +63,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--ceiling-per-round", type=int, default=25, help="int8_ceiling.py calls per round (default 25)")
     p.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="Markdown result (JSON beside it, .json)")
-    p.add_argument("--work-dir", type=Path, help="scratch folder for images, artifacts, peer IR (default: temp)")
+    p.add_argument("--work-dir", type=Path, help="scratch folder for images, artifacts, peer IR (default: temp); "
+                                                 "kept, so a second run reuses the NNCF peer of the same artifact")
     p.add_argument("--check", action="store_true", help="exit 1 when a target fails")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.add_argument("--json", action="store_true", help="print the JSON result on stdout")
@@ -152,24 +154,46 @@ def artifacts(args: argparse.Namespace, work: Path, ui: Any) -> dict[str, Path]:
 # -- the parts -----------------------------------------------------------------------------------
 
 
+def nncf_peer(arch: str, art: Path, work: Path, iso: Isolation, ui: Any) -> Any:
+    """The NNCF peer as IR under ``work``: quantised once in a fresh process, reused from a kept ``--work-dir``.
+
+    NNCF's PyTorch work can leave this host slow for minutes (``bench.hostprobe``), so after
+    quantising we wait for it to recover; a second run with the same ``--work-dir`` skips it.
+    """
+    from resnet_deploy.bench.e2e_sides import peer_ir
+    from resnet_deploy.bench.peer import PeerModel
+    from resnet_deploy.bench.retime import settle
+    from resnet_deploy.bench.worker import in_fresh_process
+
+    folder = work / f"peer-{arch}"
+    xml, info = folder / "peer_int8.xml", folder / "peer_info.json"
+    source = hashlib.sha256((art / "manifest.json").read_bytes()).hexdigest()  # the artifact it was made from
+    kept = json.loads(info.read_text()) if info.is_file() else {}
+    if xml.is_file() and kept.get("source") == source:
+        ui.info(f"{arch}: reusing the NNCF peer in {folder}")
+        return PeerModel(model=str(xml), info=kept["info"])
+    folder.mkdir(parents=True, exist_ok=True)
+    info.unlink(missing_ok=True)
+    with ui.status(f"{arch}: NNCF quantisation of the FP32 ONNX (the peer), fresh process"):
+        peer = iso.add(f"{arch} NNCF quantisation", in_fresh_process(peer_ir, str(art), str(folder)))
+    # written last: its presence (with this artifact's manifest hash) means the IR is whole and current
+    info.write_text(json.dumps({"source": source, "info": peer.info}, default=str))
+    settle(ui.info)
+    return peer
+
+
 def inference_part(arch: str, art: Path, args: argparse.Namespace, work: Path, iso: Isolation,
                    ui: Any) -> dict[str, Any]:
     """Paired rounds (``bench.paired.paired_rounds``) at batch 1 and ``--batch``, each side a fresh process."""
     from resnet_deploy.artifact import load_manifest
-    from resnet_deploy.bench.e2e_sides import infer_side, openvino_int8_spec, peer_ir
+    from resnet_deploy.bench.e2e_sides import infer_side, openvino_int8_spec
     from resnet_deploy.bench.paired import paired_rounds
-    from resnet_deploy.bench.retime import settle
     from resnet_deploy.bench.timing import TimingPlan
-    from resnet_deploy.bench.worker import in_fresh_process
 
     spec = openvino_int8_spec(load_manifest(art))
     if spec is None:
         return {"ours_spec": None, "error": "the artifact has no OpenVINO-runnable INT8 file"}
-    folder = work / f"peer-{arch}"
-    folder.mkdir(parents=True, exist_ok=True)
-    with ui.status(f"{arch}: NNCF quantisation of the FP32 ONNX (the peer), fresh process"):
-        peer = iso.add(f"{arch} NNCF quantisation", in_fresh_process(peer_ir, str(art), str(folder)))
-    settle(ui.info)  # NNCF's PyTorch work can leave this host slow for minutes: wait before the rounds
+    peer = nncf_peer(arch, art, work, iso, ui)
     plan = TimingPlan(warmup=10, time_budget=args.seconds)
     noise: dict[int, list[dict[str, Any]]] = {1: [], args.batch: []}
 
@@ -195,18 +219,11 @@ def e2e_part(arch: str, art: Path, photos: list[Path], args: argparse.Namespace,
              ui: Any) -> dict[str, Any]:
     """``Predictor.predict`` and the OpenVINO+NNCF user's pipeline, each alone in a fresh process."""
     from resnet_deploy.artifact import load_manifest
-    from resnet_deploy.bench.e2e_sides import baseline_side, peer_ir, predictor_side
-    from resnet_deploy.bench.retime import settle
-    from resnet_deploy.bench.worker import in_fresh_process
+    from resnet_deploy.bench.e2e_sides import baseline_side, predictor_side
 
     pre = load_manifest(art).preprocessing
     paths = [str(p) for p in photos]
-    xml = work / f"peer-{arch}" / "peer_int8.xml"
-    if not xml.is_file():
-        xml.parent.mkdir(parents=True, exist_ok=True)
-        with ui.status(f"{arch}: NNCF quantisation of the FP32 ONNX (the peer), fresh process"):
-            iso.add(f"{arch} NNCF quantisation", in_fresh_process(peer_ir, str(art), str(xml.parent)))
-        settle(ui.info)
+    xml = nncf_peer(arch, art, work, iso, ui).model
     out: dict[str, Any] = {"arch": arch, "batch": args.batch}
     with ui.status(f"{arch}: Predictor.predict on JPEG bytes (backend {args.backend}), fresh process"):
         out["ours"] = iso.run(f"{arch} Predictor.predict end to end", predictor_side, str(art), args.backend,
