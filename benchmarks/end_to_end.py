@@ -333,12 +333,13 @@ def run(args: argparse.Namespace, ui: Any) -> dict[str, Any]:
         if "e2e" in parts:
             e2e = results["e2e"] = guarded("end to end", lambda: e2e_part(main, arts[main], photos, args, work,
                                                                           iso, ui), notes)
-        if "serve" in parts:
-            results["serve"] = guarded("serve", lambda: serve_part(main, arts[main], photos, e2e, args, iso, ui),
-                                       notes)
         if "ceiling" in parts:
             results["ceiling"] = guarded("ceiling", lambda: ceiling_part(
                 main, arts[main], results["inference"][main], args, work, ui), notes)
+        if "serve" in parts:  # last: starting and stopping Triton can leave this host slow for a while
+            settle(ui.info)
+            results["serve"] = guarded("serve", lambda: serve_part(main, arts[main], photos, e2e, args, iso, ui),
+                                       notes)
     finally:
         if args.work_dir is None:
             shutil.rmtree(work, ignore_errors=True)
