@@ -47,7 +47,7 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     proc = _run("--artifacts", str(arts), "--models", "demo", "--rounds", "2", "--seconds", "0.1",
                 "--e2e-seconds", "0.3", "--images", "3", "--batch", "2", "--clients", "2",
                 "--ceiling-rounds", "1", "--ceiling-per-round", "1", "--out", str(out), "--json",
-                "--work-dir", str(work))
+                "--work-dir", str(work), "--retime", "0")
     assert proc.returncode == 0, proc.stderr[-3000:]
     return SimpleNamespace(art=art, arts=arts, out=out, work=work, pid=os.getpid(), stdout=json.loads(proc.stdout),
                            record=json.loads(out.with_suffix(".json").read_text()), md=out.read_text())
