@@ -307,7 +307,6 @@ Step = tuple[tuple[str, ...], str, Callable[[], dict[str, Any]]]  # (where in th
 
 def run(args: argparse.Namespace, ui: Any) -> dict[str, Any]:
     from resnet_deploy.bench.machine import machine_info, machine_line, usable_cores
-    from resnet_deploy.bench.retime import settle
 
     args.threads = args.threads or usable_cores()
     parts = set(args.part_list) | ({"inference"} if "ceiling" in args.part_list else set())
@@ -327,7 +326,6 @@ def run(args: argparse.Namespace, ui: Any) -> dict[str, Any]:
             photos = make_photo_set(work / "photos", args.images)
         results["config"]["image_sizes"] = _size_summary(photos)
         arts = artifacts(args, work, ui)
-        settle(ui.info)  # building artifacts is heavy PyTorch work, after which this host can stay slow a while
         models = args.model_list if "inference" in args.part_list else [main]
         steps: list[Step] = []
         if "inference" in parts:
@@ -339,11 +337,8 @@ def run(args: argparse.Namespace, ui: Any) -> dict[str, Any]:
             steps.append((("ceiling",), "ceiling", lambda: ceiling_part(main, arts[main], results["inference"][main],
                                                                         args, work, ui)))
         if "serve" in parts:  # last: starting and stopping Triton can leave this host slow for a while
-            def serve() -> dict[str, Any]:
-                settle(ui.info)
-                return serve_part(main, arts[main], photos, results.get("e2e") or {}, args, iso, ui)
-
-            steps.append((("serve",), "serve", serve))
+            steps.append((("serve",), "serve",
+                          lambda: serve_part(main, arts[main], photos, results.get("e2e") or {}, args, iso, ui)))
         run_steps(steps, results, notes, ui, args.retime)
     finally:
         if args.work_dir is None:
@@ -365,8 +360,9 @@ def _slot(results: dict[str, Any], path: tuple[str, ...]) -> tuple[dict[str, Any
 
 
 def run_steps(steps: list[Step], results: dict[str, Any], notes: list[str], ui: Any, retime: int) -> None:
-    """Each step once, in order; then up to ``retime`` times the steps whose figures were timed while the
-    host was slow, each after waiting for it (a later step that used an earlier one's figures follows it)."""
+    """Each step once, in order, after waiting for a slow host (``settle``); then up to ``retime`` times the
+    steps whose figures were timed while the host was slow, each after waiting again (a later step that used
+    an earlier one's figures follows it)."""
     from resnet_deploy.bench.e2e_sides import noise_records
     from resnet_deploy.bench.hostprobe import mark, reference
     from resnet_deploy.bench.retime import settle
@@ -379,7 +375,8 @@ def run_steps(steps: list[Step], results: dict[str, Any], notes: list[str], ui: 
         noises = noise_records({k: results.get(k) for k in PARTS})
         mark(noises, reference(noises))
 
-    for step in steps:
+    for step in steps:  # each part starts on a host that is not slow (after artifacts, NNCF, the part before)
+        settle(ui.info)
         do(step)
     for attempt in range(retime):
         judge()

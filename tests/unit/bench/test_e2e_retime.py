@@ -73,3 +73,20 @@ def test_a_host_slow_every_time_keeps_the_figure_noisy(run_steps: Any) -> None:
     calls.clear()
     run_steps([(("serve",), "serve", fn)], results, [], Lines(), 0)  # --retime 0: measured once, still marked
     assert len(calls) == 1 and results["serve"]["figure"]["noise"]["noisy"]
+
+
+def test_every_part_waits_for_a_slow_host_before_it_is_timed(run_steps: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from resnet_deploy.bench import retime
+
+    order: list[str] = []
+    monkeypatch.setattr(retime, "settle", lambda info=None: order.append("settle") or True)
+
+    def part(name: str) -> Any:
+        def fn() -> dict[str, Any]:
+            order.append(name)
+            return {"figure": {"noise": _record(0.118, 0.88)}}
+        return fn
+
+    steps = [(("inference", "resnet18"), "a", part("a")), (("e2e",), "b", part("b")), (("serve",), "c", part("c"))]
+    run_steps(steps, {}, [], Lines(), 1)
+    assert order == ["settle", "a", "settle", "b", "settle", "c"]  # quiet parts: no re-time, one wait each
