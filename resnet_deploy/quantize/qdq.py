@@ -56,8 +56,13 @@ def emit_qdq(
     *,
     cache_path: str | Path,
     exclude: Iterable[str] = (),
+    reduce_range: bool | None = None,
 ) -> Path:
-    """Write the ``target`` Q/DQ model for ``prepared`` using ``ranges`` (no data is run)."""
+    """Write the ``target`` Q/DQ model for ``prepared`` using ``ranges`` (no data is run).
+
+    ``reduce_range`` overrides the target's weight range (7-bit vs 8-bit) for experiments
+    (``benchmarks/int8_agreement.py``); None keeps the target's own.
+    """
     from onnxruntime.quantization import QuantFormat, quantize_static
 
     s = spec(target)
@@ -72,7 +77,7 @@ def emit_qdq(
             calibration_data_reader=None,
             quant_format=QuantFormat.QDQ,
             per_channel=True,
-            reduce_range=s.reduce_range,
+            reduce_range=s.reduce_range if reduce_range is None else bool(reduce_range),
             activation_type=activation_type,
             weight_type=weight_type,
             nodes_to_exclude=sorted(set(exclude)),
