@@ -37,6 +37,15 @@ def cpu_compile_config(threads: int | None) -> dict[str, Any]:
     return cfg
 
 
+def make_batch_dynamic(ov: Any, model: Any) -> None:
+    """Give an OpenVINO model's first input a dynamic batch axis if the file fixed it."""
+    port = model.inputs[0]
+    shape = port.get_partial_shape()
+    if shape.rank.is_static and len(shape) == 4 and shape[0].is_static:
+        dims = [ov.Dimension(-1)] + [shape[i] for i in range(1, 4)]
+        model.reshape({port.get_any_name(): ov.PartialShape(dims)})
+
+
 class OpenVINORunner(Runner):
     """OpenVINO CPU plugin; one infer request per calling thread, so calls can overlap."""
 
@@ -58,7 +67,7 @@ class OpenVINORunner(Runner):
         try:
             model = core.read_model(str(self.model_path))
             self._check_contract(model)
-            self._make_batch_dynamic(ov, model)
+            make_batch_dynamic(ov, model)
             self.compiled = core.compile_model(model, "CPU", self.config())
         except ArtifactError:
             raise
@@ -74,15 +83,6 @@ class OpenVINORunner(Runner):
         shape = port.get_partial_shape()
         dims = [d.get_length() if d.is_static else None for d in shape] if shape.rank.is_static else []
         self.check_input(port.get_element_type().to_dtype().name, dims)
-
-    @staticmethod
-    def _make_batch_dynamic(ov: Any, model: Any) -> None:
-        """Give the first input a dynamic batch axis if the file fixed it."""
-        port = model.inputs[0]
-        shape = port.get_partial_shape()
-        if shape.rank.is_static and len(shape) == 4 and shape[0].is_static:
-            dims = [ov.Dimension(-1)] + [shape[i] for i in range(1, 4)]
-            model.reshape({port.get_any_name(): ov.PartialShape(dims)})
 
     def _request(self) -> Any:
         req = getattr(self._local, "request", None)
