@@ -65,16 +65,21 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from resnet_deploy.data import photos
+    from resnet_deploy.errors import ResNetDeployError
     from resnet_deploy.runtime import load
 
     labels = None
-    if args.set == "sample":
-        jpgs, labels = photos.sample_jpegs("eval", args.count)
-    else:
-        count = args.count or len(photos.PHOTO_NAMES) * len(photos.CAMERA_SIZES)
-        jpgs = photos.camera_jpegs(count)
-    with load(args.artifact, backend=args.backend) as pred:
-        record = {"set": args.set, "backend": pred.backend, **measure(pred, [j.data for j in jpgs], labels)}
+    try:  # a missing extra (scikit-image for --set photos) or a bad artifact: one line, not a traceback
+        if args.set == "sample":
+            jpgs, labels = photos.sample_jpegs("eval", args.count)
+        else:
+            count = args.count or len(photos.PHOTO_NAMES) * len(photos.CAMERA_SIZES)
+            jpgs = photos.camera_jpegs(count)
+        with load(args.artifact, backend=args.backend) as pred:
+            record = {"set": args.set, "backend": pred.backend, **measure(pred, [j.data for j in jpgs], labels)}
+    except ResNetDeployError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(json.dumps(record, indent=2))
     return 0
 
