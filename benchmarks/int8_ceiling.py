@@ -47,8 +47,15 @@ SHAPES = [
 ]
 
 
-def conv_chain(c: int, k: int, hw: int, int8: bool, depth: int = DEPTH) -> onnx.ModelProto:
-    """``depth`` Conv+ReLU layers of c->c channels; INT8 puts U8S8 Q/DQ (per-channel s8 weights) around each."""
+def conv_chain(c: int, k: int, hw: int, int8: bool, depth: int = DEPTH, matmul: bool = False) -> onnx.ModelProto:
+    """``depth`` Conv+ReLU layers of c->c channels; INT8 puts U8S8 Q/DQ (per-channel s8 weights) around each.
+
+    ``matmul`` (1x1 only) writes the same layers as MatMul+Add on ``[hw*hw, c]`` rows, the GEMM
+    form of a 1x1 convolution, with the same weights: it asks whether a runtime's INT8 GEMM
+    kernel beats its INT8 1x1 convolution kernel, which would make rewriting 1x1 convs pay.
+    """
+    if matmul and k != 1:
+        raise ValueError("the MatMul form exists only for 1x1 convolutions")
     rng = np.random.default_rng(0)
     inits = [numpy_helper.from_array(np.zeros(c, np.float32), "b"),
              numpy_helper.from_array(np.array(1 / 32, np.float32), "a_s"),
@@ -61,17 +68,24 @@ def conv_chain(c: int, k: int, hw: int, int8: bool, depth: int = DEPTH) -> onnx.
         w = (rng.standard_normal((c, c, k, k)) / np.sqrt(c * k * k)).astype(np.float32)
         if int8:
             scale = (np.abs(w).reshape(c, -1).max(axis=1) / 127.0).astype(np.float32)
-            inits += [numpy_helper.from_array(np.round(w / scale[:, None, None, None]).astype(np.int8), f"wq{i}"),
+            wq = np.round(w / scale[:, None, None, None]).astype(np.int8)
+            inits += [numpy_helper.from_array(wq[:, :, 0, 0].T.copy() if matmul else wq, f"wq{i}"),
                       numpy_helper.from_array(scale, f"ws{i}"),
                       numpy_helper.from_array(np.zeros(c, np.int8), f"wz{i}")]
+            # the output channel is axis 0 of a Conv weight, axis 1 of a MatMul one
             nodes += [helper.make_node("DequantizeLinear", [cur, "a_s", "a_zp"], [f"d{i}"]),
-                      helper.make_node("DequantizeLinear", [f"wq{i}", f"ws{i}", f"wz{i}"], [f"w{i}"], axis=0)]
+                      helper.make_node("DequantizeLinear", [f"wq{i}", f"ws{i}", f"wz{i}"], [f"w{i}"],
+                                       axis=1 if matmul else 0)]
             x_in = f"d{i}"
         else:
-            inits.append(numpy_helper.from_array(w, f"w{i}"))
+            inits.append(numpy_helper.from_array(w[:, :, 0, 0].T.copy() if matmul else w, f"w{i}"))
             x_in = cur
-        nodes += [helper.make_node("Conv", [x_in, f"w{i}", "b"], [f"c{i}"], pads=[k // 2] * 4),
-                  helper.make_node("Relu", [f"c{i}"], [f"r{i}"])]
+        if matmul:
+            nodes += [helper.make_node("MatMul", [x_in, f"w{i}"], [f"m{i}"]),
+                      helper.make_node("Add", [f"m{i}", "b"], [f"c{i}"])]
+        else:
+            nodes.append(helper.make_node("Conv", [x_in, f"w{i}", "b"], [f"c{i}"], pads=[k // 2] * 4))
+        nodes.append(helper.make_node("Relu", [f"c{i}"], [f"r{i}"]))
         cur = f"r{i}"
         if int8:
             nodes.append(helper.make_node("QuantizeLinear", [cur, "a_s", "a_zp"], [f"q{i + 1}"]))
@@ -79,9 +93,10 @@ def conv_chain(c: int, k: int, hw: int, int8: bool, depth: int = DEPTH) -> onnx.
     if int8:
         nodes.append(helper.make_node("DequantizeLinear", [cur, "a_s", "a_zp"], ["y"]))
         cur = "y"
+    shape = [hw * hw, c] if matmul else [1, c, hw, hw]
     graph = helper.make_graph(
-        nodes, "chain", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c, hw, hw])],
-        [helper.make_tensor_value_info(cur, TensorProto.FLOAT, [1, c, hw, hw])], inits,
+        nodes, "chain", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info(cur, TensorProto.FLOAT, shape)], inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
     model.ir_version = 9
@@ -134,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=None, help="write the Markdown here")
     p.add_argument("--json", type=Path, default=None,
                    help="also write the ceiling per runtime as JSON here (benchmarks/end_to_end.py reads it)")
+    p.add_argument("--matmul", action="store_true",
+                   help="also time each 1x1 shape in its GEMM form (MatMul on [H*W, C] rows): does a "
+                        "runtime's INT8 GEMM kernel beat its 1x1 convolution kernel?")
     args = p.parse_args(argv)
     makers = {"onnxruntime": ort_call, "openvino": ov_call}
     runtimes = [r for r in args.runtimes.split(",") if r]
@@ -148,13 +166,16 @@ def main(argv: list[str] | None = None) -> int:
     ]
     best: dict[str, tuple[float, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, c, k, hw in SHAPES:
+        shapes = [(name, c, k, hw, False) for name, c, k, hw in SHAPES]
+        if args.matmul:
+            shapes += [(f"{name} as MatMul", c, k, hw, True) for name, c, k, hw in SHAPES if k == 1]
+        for name, c, k, hw, matmul in shapes:
             macs = c * c * k * k * hw * hw * DEPTH
             paths = {}
             for kind in ("fp32", "int8"):
-                paths[kind] = Path(tmp) / f"{c}_{k}_{hw}_{kind}.onnx"
-                onnx.save(conv_chain(c, k, hw, kind == "int8"), paths[kind])
-            x = np.random.default_rng(1).random((1, c, hw, hw), dtype=np.float32)
+                paths[kind] = Path(tmp) / f"{c}_{k}_{hw}_{kind}{'_mm' if matmul else ''}.onnx"
+                onnx.save(conv_chain(c, k, hw, kind == "int8", matmul=matmul), paths[kind])
+            x = np.random.default_rng(1).random((hw * hw, c) if matmul else (1, c, hw, hw), dtype=np.float32)
             for rt in runtimes:
                 calls = {kind: makers[rt](path, args.threads) for kind, path in paths.items()}
                 med = paired_medians(calls, x, args.rounds, args.per_round)
