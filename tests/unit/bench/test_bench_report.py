@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,18 @@ def test_peer_comparison_names_our_openvino_form_on_the_same_runtime(synthetic_r
     assert older["same_runtime"]["backend"] == "openvino:int8-cpu"  # artifacts made before the form existed
     assert "same_runtime" not in peer_comparison([r for r in synthetic_report.rows if r.backend != "openvino"])
     assert "same runtime, batch 1: openvino:int8-cpu" in to_markdown(synthetic_report)
+
+
+def test_single_pass_peer_ratios_point_to_paired_rounds(synthetic_report: BenchReport) -> None:
+    """A one-pass ratio is not a verdict: the lines say so and name the command that gives one."""
+    from resnet_deploy.bench.render import peer_lines
+
+    lines = peer_lines(synthetic_report)
+    assert any(line.startswith("batch-1 p50:") for line in lines)
+    assert lines[-1].endswith(f"resnet-deploy bench {synthetic_report.artifact} --paired-rounds 6")
+    paired = {"latency": {"ratio": 1.0, "ratio_min": 0.99, "ratio_max": 1.01, "rounds": 6, "rounds_won": 3,
+                          "backend": "openvino:int8-cpu", "batch": 1}}
+    with_rounds = replace(synthetic_report, peer_comparison={**synthetic_report.peer_comparison, "paired": paired})
+    lines = peer_lines(with_rounds)
+    assert not any("--paired-rounds" in line for line in lines)
+    assert any(line.startswith("head-to-head batch-1 p50") for line in lines)
