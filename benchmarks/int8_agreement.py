@@ -48,27 +48,16 @@ class Scorer:
         self.span = float(ref.max() - ref.min())
 
     def score(self, logits: np.ndarray) -> dict[str, Any]:
+        from resnet_deploy.metrics import agreement, topk_accuracy
+
         flipped = logits.argmax(1) != self.top
-        out: dict[str, Any] = {"agreement": float(1.0 - flipped.mean()), "flips": int(flipped.sum()),
+        out: dict[str, Any] = {"agreement": agreement(self.ref, logits), "flips": int(flipped.sum()),
                                # every logit's error, not only the few near-ties that flip: the steadier figure
                                "mean_abs_rel": float(np.abs(logits - self.ref).mean() / self.span),
                                "flip_margin_median": float(np.median(self.margin[flipped])) if flipped.any() else None}
         if self.labels is not None:
-            out["top1"] = float((logits.argmax(1) == self.labels).mean())
+            out["top1"] = topk_accuracy(logits, self.labels, 1)
         return out
-
-
-def ort_logits(path: Path, x: np.ndarray, optimise: bool, batch: int = 32) -> np.ndarray:
-    """ONNX Runtime CPU; ``optimise=False`` runs every Q/DQ node as written (float simulation)."""
-    import onnxruntime as ort
-
-    so = ort.SessionOptions()
-    so.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_ENABLE_ALL if optimise
-                                   else ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
-    so.log_severity_level = 3
-    sess = ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
-    name = sess.get_inputs()[0].name
-    return np.concatenate([sess.run(None, {name: x[i:i + batch]})[0] for i in range(0, len(x), batch)])
 
 
 def ov_logits(model: Any, x: np.ndarray, batch: int = 32) -> np.ndarray:
@@ -91,6 +80,7 @@ def measure(art: Path, target: str, exclude: list[int], eval_data: str, eval_siz
     from resnet_deploy.data import open_source
     from resnet_deploy.quantize import qdq
     from resnet_deploy.quantize.calibrate import CalibrationRanges
+    from resnet_deploy.quantize.evaluate import run_logits
     from resnet_deploy.quantize.sensitivity import measure as sensitivity
     from resnet_deploy.quantize.targets import spec
 
@@ -102,7 +92,7 @@ def measure(art: Path, target: str, exclude: list[int], eval_data: str, eval_siz
     x, labels = open_source(eval_data, manifest.preprocessing, split="eval", limit=eval_size).arrays()
     if labels is not None and (labels.max() >= manifest.model.num_classes):
         labels = None  # another label space: agreement only
-    scorer = Scorer(ort_logits(art / fp32.path, x, True), labels)
+    scorer = Scorer(run_logits(art / fp32.path, x), labels)
     ranges = CalibrationRanges.load(art / "calibration.json")
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="int8-agreement-") as tmp:
@@ -120,8 +110,8 @@ def measure(art: Path, target: str, exclude: list[int], eval_data: str, eval_siz
             if not ranking and exclude:
                 ranking = sensitivity(prepared, path, x[:64], work, input_name=manifest.input.name).ranking()
             rows.append({"variant": f"ours ({target}): {name}", "weights": "7-bit" if rr else "8-bit",
-                         "ort": scorer.score(ort_logits(path, x, True)),
-                         "simulated": scorer.score(ort_logits(path, x, False)),
+                         "ort": scorer.score(run_logits(path, x)),
+                         "simulated": scorer.score(run_logits(path, x, optimise=False)),
                          "openvino": scorer.score(ov_logits(path, x))})
         if peer:
             from resnet_deploy.bench.peer import PRESETS, quantize_peer

@@ -12,12 +12,18 @@ from pathlib import Path
 import numpy as np
 
 
-def run_logits(model_path: str | Path, x: np.ndarray, batch_size: int = 32, threads: int | None = None) -> np.ndarray:
-    """Logits of an ONNX model on ``x`` with ONNX Runtime (CPU provider, full optimisation)."""
+def run_logits(model_path: str | Path, x: np.ndarray, batch_size: int = 32, threads: int | None = None,
+               optimise: bool = True) -> np.ndarray:
+    """Logits of an ONNX model on ``x`` with ONNX Runtime (CPU provider, full optimisation).
+
+    ``optimise=False`` runs every node as written: a Q/DQ model's quantisation noise
+    simulated in float, with no int8 kernel (``benchmarks/int8_agreement.py``).
+    """
     import onnxruntime as ort
 
     so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_ENABLE_ALL if optimise
+                                   else ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
     so.log_severity_level = 3
     if threads:
         so.intra_op_num_threads = int(threads)
