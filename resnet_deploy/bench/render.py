@@ -71,7 +71,8 @@ def skipped_lines(report: BenchReport) -> list[str]:
 
 
 NOISY_WHY = ("other processes used more than a tenth of a core, or the host was slow (a cross-core probe "
-             "read 1.2x its best in this run, or two threads ran under 0.75 efficient), while they were timed, "
+             f"read 1.2x its best in this run, or two threads ran under {hostprobe.MIN_EFFICIENCY:.2f} "
+             "efficient), while they were timed, "
              "and re-timing did not clear it")
 
 

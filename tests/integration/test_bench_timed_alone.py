@@ -101,3 +101,14 @@ def test_settling_never_waits_when_the_wait_is_off(monkeypatch: pytest.MonkeyPat
     assert retime.settle() is True and time.perf_counter() - t < 1.0
     monkeypatch.setenv("RESNET_DEPLOY_HOST_WAIT_S", "0.2")
     assert retime.settle() is False  # it waited its 0.2 s, and the host stayed slow
+
+
+def test_the_efficiency_bound_fits_both_host_classes() -> None:
+    """Healthy and slow readings of the cross-core probe on both CPU classes measured here: a healthy
+    AVX-512 VNNI host (0.72 at worst) is not slow in itself, and either class's slow state is."""
+    from resnet_deploy.bench import hostprobe
+
+    for eff in (0.88, 0.72, 0.79):  # AVX2-only healthy, AVX-512 VNNI healthy (worst, best)
+        assert not hostprobe.is_slow(0.11, eff, None)
+    for eff in (0.60, 0.47, 0.44, 0.52):  # AVX2-only slow, AVX-512 VNNI slow
+        assert hostprobe.is_slow(0.18, eff, None)
