@@ -15,9 +15,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
@@ -58,21 +60,40 @@ def _serve_command(artifact: Path, backend: str, max_batch: int) -> list[str]:
             "--metrics-port", "0", "--max-batch", str(max_batch), "--json"]
 
 
-def _wait_ready(proc: subprocess.Popen[str]) -> dict[str, Any]:
-    """The JSON line ``serve --json`` prints once up (ports, model names)."""
-    deadline = time.monotonic() + READY_TIMEOUT_S
+def _wait_ready(proc: subprocess.Popen[str], timeout_s: float = READY_TIMEOUT_S) -> dict[str, Any]:
+    """The JSON line ``serve --json`` prints once up (ports, model names), within ``timeout_s``.
+
+    The lines are read on a thread, so a server that hangs before printing (or keeps printing
+    other things) fails after ``timeout_s`` instead of blocking the caller forever; the ready
+    object is found even when another writer's partial line ran into it.
+    """
+    lines: queue.Queue[str | None] = queue.Queue()
     assert proc.stdout is not None
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
+    stdout = proc.stdout
+
+    def pump() -> None:
+        for line in stdout:
+            lines.put(line)
+        lines.put(None)  # end of output: the server exited
+
+    threading.Thread(target=pump, daemon=True, name="serve-stdout").start()
+    deadline = time.monotonic() + timeout_s
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=left)
+        except queue.Empty:
             break
-        line = line.strip()
-        if line.startswith("{"):
-            info = json.loads(line)
-            if info.get("status") == "ready":
-                return info
+        if line is None:
+            break
+        start = line.find('{"status"')
+        if start >= 0:
+            with contextlib.suppress(ValueError):
+                info = json.loads(line[start:])
+                if info.get("status") == "ready":
+                    return info
+    state = f"exit code {proc.poll()}" if proc.poll() is not None else f"no ready line within {timeout_s:.0f} s"
     raise ResNetDeployError(
-        f"the server for the live Server scenario did not come up (exit code {proc.poll()}); "
+        f"the server for the live Server scenario did not come up ({state}); "
         "run 'resnet-deploy serve ARTIFACT' alone to see why"
     )
 

@@ -51,7 +51,7 @@ class _Int(click.ParamType):
 @click.option("--threads", type=_Int("--threads", 1, 1024), default=None,
               help="CPU threads per instance (default: cores / instances).")
 @click.option("--log-file", type=click.Path(path_type=Path), default=None,
-              help="Write Triton's server log here instead of stdout.")
+              help="Write Triton's server log here instead of stdout (stderr with --json).")
 @click.option("--log-verbose", type=_Int("--log-verbose", 0, 3), default=0, help="Triton log verbosity.")
 @output_options
 def serve(artifact: Path, out: Output, **options: Any) -> None:
@@ -74,10 +74,14 @@ def serve(artifact: Path, out: Output, **options: Any) -> None:
 
     cfg = ServeConfig(**options)
 
+    # PyTriton prints Triton's log with print() from a reader thread, in chunks that need not end a
+    # line; with --json, stdout carries the JSON alone and that log goes to stderr.
+    json_out = sys.stdout
+
     def ready(server: Any) -> None:
         summary = server.summary()
         if out.as_json:
-            click.echo(json.dumps({"status": "ready", **summary}))
+            click.echo(json.dumps({"status": "ready", **summary}), file=json_out)
             return
         out.markup(f"[green]serving[/green] {escape(str(artifact))} on {summary['backend']}")
         out.info(f"  HTTP    {summary['http']}    gRPC {summary['grpc']}    metrics {summary['metrics']}")
@@ -89,7 +93,12 @@ def serve(artifact: Path, out: Output, **options: Any) -> None:
     from resnet_deploy.serve.signals import EARLY
 
     EARLY.install()  # no-op when main() already did; serve() called another way still gets it
-    run_server(artifact, cfg, on_ready=ready, stop=EARLY)
+    if out.as_json:
+        sys.stdout = sys.stderr
+    try:
+        run_server(artifact, cfg, on_ready=ready, stop=EARLY)
+    finally:
+        sys.stdout = json_out
     out.info("stopped" if EARLY.signum is None else f"stopped ({signal.Signals(EARLY.signum).name})")
     if EARLY.exit_code:
         sys.exit(EARLY.exit_code)  # 130 after Ctrl-C (click's Exit is swallowed by standalone_mode=False)

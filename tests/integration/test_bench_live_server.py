@@ -73,3 +73,30 @@ def test_bench_puts_the_live_run_beside_the_simulation(tmp_path: Path) -> None:
     assert live["max_rate_qps"] == {"http": 10.0, "grpc": 10.0}
     md = to_markdown(rep)
     assert "## Server scenario, live" in md and "the simulation predicted" in md
+
+
+@pytest.mark.slow
+def test_serve_json_keeps_stdout_for_json(tmp_path: Path) -> None:
+    """PyTriton prints Triton's log on stdout in chunks that need not end a line; a partial one glued
+    itself to the ready line once and a benchmark waited forever. With --json that log goes to stderr."""
+    import json
+    import signal
+    import subprocess
+
+    from resnet_deploy.bench.live_server import _serve_command
+    from resnet_deploy.export.config import ExportConfig
+    from resnet_deploy.export.pipeline import export_artifact
+
+    art = tmp_path / "resnet20"
+    export_artifact(ExportConfig(arch="resnet20", num_classes=10, input_size=32, formats=("onnx",), out=art))
+    proc = subprocess.Popen(_serve_command(art, "onnxruntime:fp32", 4), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert json.loads(first)["status"] == "ready"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)
+    assert [json.loads(line) for line in out.splitlines() if line.strip()] == []  # nothing but JSON after it
+    assert "Started HTTPService" in err  # Triton's log is still there, on stderr
