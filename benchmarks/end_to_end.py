@@ -191,6 +191,7 @@ def inference_part(arch: str, art: Path, args: argparse.Namespace, work: Path, i
     from resnet_deploy.artifact import load_manifest
     from resnet_deploy.bench.e2e_sides import infer_side, openvino_int8_spec
     from resnet_deploy.bench.paired import paired_rounds
+    from resnet_deploy.bench.retime import settle_side
     from resnet_deploy.bench.timing import TimingPlan
 
     spec = openvino_int8_spec(load_manifest(art))
@@ -211,7 +212,7 @@ def inference_part(arch: str, art: Path, args: argparse.Namespace, work: Path, i
     with ui.progress(f"{arch}: inference-only rounds, {spec} vs OpenVINO+NNCF", total=args.rounds) as advance:
         metrics = paired_rounds(side(f"{arch} ours inference ({spec})", spec, None),
                                 side(f"{arch} OpenVINO+NNCF inference", None, peer),
-                                [1, args.batch], args.rounds, on_round=lambda: advance(1))
+                                [1, args.batch], args.rounds, on_round=lambda: advance(1), before_side=settle_side)
     out: dict[str, Any] = {"ours_spec": spec, "peer_info": peer.info, "batch": args.batch}
     for key, m in metrics.items():
         out[key] = dict(m.summary(), noise=noise[m.batch])

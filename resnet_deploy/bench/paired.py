@@ -66,8 +66,12 @@ def paired_rounds(
     batches: Sequence[int],
     rounds: int,
     on_round: Callable[[], None] | None = None,
+    before_side: Callable[[], None] | None = None,
 ) -> dict[str, PairedMetric]:
     """Alternate ours and the peer for ``rounds`` rounds at ``batches`` (1 = latency, else throughput).
+
+    ``before_side`` runs before each side of each round (``retime.settle_side``: wait for a host
+    that flips in and out of its slow state every few seconds to be fast, so both sides meet it so).
 
     Each ``measure_*`` call activates, times and releases one runner; ``run_bench``
     passes ones that do it in a fresh process each time (``bench.isolated``).
@@ -78,7 +82,11 @@ def paired_rounds(
         order = [("ours", measure_ours), ("peer", measure_peer)]
         if i % 2:
             order.reverse()
-        got = {side: fn(list(metrics)) for side, fn in order}
+        got = {}
+        for side, fn in order:
+            if before_side is not None:
+                before_side()
+            got[side] = fn(list(metrics))
         for bs, metric in metrics.items():
             metric.ours.append(got["ours"][bs])
             metric.peer.append(got["peer"][bs])
@@ -94,6 +102,7 @@ def paired_vs_peer(
     plan: TimingPlan,
     rounds: int,
     on_round: Callable[[], None] | None = None,
+    before_side: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """Head-to-head rounds for the backends ``comparison`` (``peer_comparison``) named as our best.
 
@@ -108,12 +117,12 @@ def paired_vs_peer(
     out: dict[str, Any] = {"rounds": rounds, "timing": plan.describe(),
                            "order": "alternating: ours first in odd rounds, the peer first in even ones"}
     for spec, batches in jobs.items():
-        for key, metric in paired_rounds(measures[spec], measure_peer, batches, rounds, on_round).items():
+        for key, metric in paired_rounds(measures[spec], measure_peer, batches, rounds, on_round, before_side).items():
             out[key] = dict(metric.summary(), backend=spec)
     same = _same_runtime_job(comparison, measures, jobs)
     if same is not None:  # our OpenVINO form vs the peer on one runtime, when it is not the headline row
         spec, batches = same
-        metrics = paired_rounds(measures[spec], measure_peer, batches, rounds, on_round)
+        metrics = paired_rounds(measures[spec], measure_peer, batches, rounds, on_round, before_side)
         out["same_runtime"] = {key: dict(m.summary(), backend=spec) for key, m in metrics.items()}
     return out
 

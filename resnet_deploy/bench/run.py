@@ -42,7 +42,7 @@ from resnet_deploy.bench.report import (
     BenchReport,
     peer_comparison,
 )
-from resnet_deploy.bench.retime import retime_rows, settle
+from resnet_deploy.bench.retime import retime_rows, settle, settle_side
 from resnet_deploy.bench.select import record_selection, select_backend
 from resnet_deploy.bench.stats import LatencyStats
 from resnet_deploy.bench.timing import make_input, measure_harness_overhead, overhead_percent, sweep
@@ -343,6 +343,7 @@ def _add_paired(
             pc["paired"] = paired_vs_peer(
                 pc, measures, lambda b: measure_side(art, PEER_BACKEND, threads, shape, b, cfg.plan, peer_model),
                 cfg.plan, cfg.paired_rounds, on_round=lambda: advance(1),
+                before_side=settle_side if cfg.retime else None,
             )
     except Exception as exc:  # the table's figures stand without the rounds
         report.notes.append(f"head-to-head rounds failed: {_one_line(exc)}")

@@ -58,6 +58,28 @@ def test_rounds_alternate_and_release_each_runner() -> None:
     assert tput["ours"][0] == pytest.approx(4 / 0.004, rel=0.5)
 
 
+def test_each_side_of_each_round_waits_for_the_host_first() -> None:
+    """``before_side`` (retime.settle_side) runs right before every side's activation, never between."""
+    log: list[str] = []
+    paired_rounds(_measuring("ours", 0.001, log), _measuring("peer", 0.001, log), [1], rounds=2,
+                  before_side=lambda: log.append("settle"))
+    assert log == ["settle", "+ours", "-ours", "settle", "+peer", "-peer",
+                   "settle", "+peer", "-peer", "settle", "+ours", "-ours"]
+
+
+def test_settle_side_waits_no_longer_than_its_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    from resnet_deploy.bench import hostprobe, retime
+
+    monkeypatch.setattr(hostprobe, "sync_probe", lambda: (1.0, 0.1))  # a host that would read slow forever
+    monkeypatch.setenv("RESNET_DEPLOY_HOST_WAIT_S", "0")
+    assert retime.settle_side() is True  # waiting is off
+    monkeypatch.setenv("RESNET_DEPLOY_HOST_WAIT_S", "0.3")
+    t = time.perf_counter()
+    assert retime.settle_side() is False and time.perf_counter() - t < 2.0
+    monkeypatch.setattr(hostprobe, "sync_probe", lambda: (0.1, 0.78))  # healthy: no wait at all
+    assert retime.settle_side() is True
+
+
 def test_summary_statistics_against_hand_computed_values() -> None:
     m = PairedMetric("p50_ms", 1, "lower", ours=[9.0, 10.0, 12.0, 10.0], peer=[10.0, 10.0, 10.0, 8.0])
     s = m.summary()
