@@ -153,6 +153,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def free_run_dir(root: Path, name: str) -> Path:
+    """``root/name``, or ``name-2``, ``name-3``... when an earlier run of the same day and host is there:
+    a second run (a side artifact, another model) must not delete the first one's reports."""
+    run_dir, n = root / name, 1
+    while run_dir.exists():
+        n += 1
+        run_dir = root / f"{name}-{n}"
+    return run_dir
+
+
 def run_suite(args: argparse.Namespace, plan: Plan, given: list[Path]) -> int:
     from resnet_deploy.bench.suite import check_targets, summary_markdown
     from resnet_deploy.cli._common import Output
@@ -160,7 +170,7 @@ def run_suite(args: argparse.Namespace, plan: Plan, given: list[Path]) -> int:
     archs = [d.name for d in given] or [a.strip() for a in args.archs.split(",") if a.strip()]
     host = socket.gethostname().split(".")[0]
     date = dt.date.today().isoformat()
-    run_dir = args.out / f"{date}-{host}"
+    run_dir = free_run_dir(args.out, f"{date}-{host}")
     work = Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix="resnet-deploy-suite-"))
     t0 = time.perf_counter()
     staging = args.out / f".{run_dir.name}.tmp"
@@ -180,8 +190,6 @@ def run_suite(args: argparse.Namespace, plan: Plan, given: list[Path]) -> int:
         (staging / "suite.json").write_text(json.dumps(
             {"header": header, "targets": [t.to_dict() for t in targets],
              "reports": {a: r.summary() for a, r in reports.items()}}, indent=2, default=str) + "\n")
-        if run_dir.exists():
-            shutil.rmtree(run_dir)
         staging.rename(run_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
