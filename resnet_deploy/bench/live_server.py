@@ -64,8 +64,7 @@ def _wait_ready(proc: subprocess.Popen[str], timeout_s: float = READY_TIMEOUT_S)
     """The JSON line ``serve --json`` prints once up (ports, model names), within ``timeout_s``.
 
     The lines are read on a thread, so a server that hangs before printing (or keeps printing
-    other things) fails after ``timeout_s`` instead of blocking the caller forever; the ready
-    object is found even when another writer's partial line ran into it.
+    other things) fails after ``timeout_s`` instead of blocking the caller forever.
     """
     lines: queue.Queue[str | None] = queue.Queue()
     assert proc.stdout is not None
@@ -85,12 +84,11 @@ def _wait_ready(proc: subprocess.Popen[str], timeout_s: float = READY_TIMEOUT_S)
             break
         if line is None:
             break
-        start = line.find('{"status"')
-        if start >= 0:
-            with contextlib.suppress(ValueError):
-                info = json.loads(line[start:])
-                if info.get("status") == "ready":
-                    return info
+        line = line.strip()
+        if line.startswith("{"):
+            info = json.loads(line)
+            if info.get("status") == "ready":
+                return info
     state = f"exit code {proc.poll()}" if proc.poll() is not None else f"no ready line within {timeout_s:.0f} s"
     raise ResNetDeployError(
         f"the server for the live Server scenario did not come up ({state}); "

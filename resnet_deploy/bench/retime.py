@@ -61,20 +61,18 @@ def retime_rows(
     return rows
 
 
-def settle(info: Callable[[str], None] | None = None) -> bool:
-    """Before the first row: wait (``host_wait_s``) while the host is slow in itself (two-thread
-    efficiency), e.g. right after an export child's heavy PyTorch work; True when it is not slow."""
-    wait = host_wait_s()
-    return wait <= 0 or hostprobe.wait_until_fast(None, wait, on_wait=info)
-
-
 # Before each side of a paired round the wait is shorter: the AVX-512 VNNI host measured here
 # flipped between its fast and slow states every 5-20 s, so a short wait usually finds it fast.
 SIDE_WAIT_S = 60.0
 
 
-def settle_side(info: Callable[[str], None] | None = None) -> bool:
-    """Before one side of a paired round: wait up to ``SIDE_WAIT_S`` (less if ``host_wait_s`` is less)
-    while the host is slow in itself; True when it is not slow."""
-    wait = min(host_wait_s(), SIDE_WAIT_S)
-    return wait <= 0 or hostprobe.wait_until_fast(None, wait, poll_s=1.0, on_wait=info)
+def settle(info: Callable[[str], None] | None = None, cap_s: float | None = None) -> bool:
+    """Before timing: wait (``host_wait_s``, at most ``cap_s``) while the host is slow in itself (two-thread
+    efficiency), e.g. right after an export child's heavy PyTorch work; True when it is not slow."""
+    wait = host_wait_s() if cap_s is None else min(host_wait_s(), cap_s)
+    return wait <= 0 or hostprobe.wait_until_fast(None, wait, poll_s=1.0 if cap_s else 5.0, on_wait=info)
+
+
+def settle_side() -> bool:
+    """``settle`` before one side of a paired round: at most ``SIDE_WAIT_S``."""
+    return settle(cap_s=SIDE_WAIT_S)
