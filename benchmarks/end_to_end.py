@@ -10,7 +10,8 @@ the CPU other processes used during its window beside it (``bench.noise``):
    model, one Python thread; ``bench.e2e_sides.UserBaseline``);
 3. the same through ``serve``'s image model over HTTP, N concurrent clients;
 4. the main model's batch-1 latency as a share of the host's INT8 ceiling
-   (``benchmarks/int8_ceiling.py``, the best INT8 convolution rate of any runtime).
+   (``benchmarks/int8_ceiling.py --artifact``: the best INT8 convolution rate of any runtime, timed
+   in the same rounds as the model; the median share over rounds).
 
 Images: camera-sized JPEGs (640-4000 px) of the built-in sample renderings and
 scikit-image's photographs. Artifacts are exported + quantised here (224 px,
@@ -59,7 +60,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--clients", type=int, default=8, help="concurrent HTTP clients for serve (default 8)")
     p.add_argument("--backend", default="auto", help="Predictor/serve backend for the end-to-end figures (default auto)")
     p.add_argument("--threads", type=int, help="threads for every runtime (default: every usable core)")
-    p.add_argument("--ceiling-rounds", type=int, default=8, help="int8_ceiling.py rounds (default 8)")
+    p.add_argument("--ceiling-rounds", type=int, default=8, help="int8_ceiling.py rounds, each timing the model and every INT8 chain (default 8)")
     p.add_argument("--ceiling-per-round", type=int, default=25, help="int8_ceiling.py calls per round (default 25)")
     p.add_argument("--retime", type=int, default=1,
                    help="re-run a part timed while the host was slow, after waiting, up to N times (default 1; 0: off)")
@@ -253,24 +254,31 @@ def serve_part(arch: str, art: Path, photos: list[Path], e2e: dict[str, Any], ar
                        [str(p) for p in photos], args.clients, per_client, args.batch)
 
 
-def ceiling_part(arch: str, art: Path, inference: dict[str, Any], args: argparse.Namespace, work: Path,
-                 ui: Any) -> dict[str, Any]:
-    """``int8_ceiling.py`` in its own process; our batch-1 p50 (median of the rounds) against its floor."""
+def ceiling_part(arch: str, art: Path, args: argparse.Namespace, work: Path, ui: Any) -> dict[str, Any]:
+    """``int8_ceiling.py --artifact`` in its own process: our batch-1 p50 and the INT8 chains in the same rounds.
+
+    The share is the median over rounds of (floor at that round's best INT8 rate) / (our p50 in that
+    round), so the ceiling and the model meet the same host; timed minutes apart they did not.
+    """
     import os
-    import statistics
 
     from resnet_deploy.artifact import load_manifest
     from resnet_deploy.bench.e2e_report import host_class
-    from resnet_deploy.bench.e2e_sides import discounted
+    from resnet_deploy.bench.e2e_sides import discounted, openvino_int8_spec
     from resnet_deploy.bench.hostprobe import probed, record
     from resnet_deploy.bench.noise import NoiseProbe
 
-    out_json = work / "int8_ceiling.json"
+    spec = openvino_int8_spec(load_manifest(art))
+    if spec is None:
+        return {"arch": arch, "error": "the artifact has no OpenVINO-runnable INT8 file"}
+    out_json = work / "int8_ceiling_share.json"
     cmd = [sys.executable, str(ROOT / "int8_ceiling.py"), "--threads", str(args.threads), "--rounds",
-           str(args.ceiling_rounds), "--per-round", str(args.ceiling_per_round), "--json", str(out_json)]
+           str(args.ceiling_rounds), "--per-round", str(args.ceiling_per_round), "--artifact", str(art),
+           "--backend", spec, "--json", str(out_json)]
 
     def timed() -> tuple[Any, Any, float]:
-        with ui.status("INT8 convolution ceiling (benchmarks/int8_ceiling.py), own process"), NoiseProbe() as probe:
+        with ui.status(f"INT8 ceiling and {spec} in the same rounds (benchmarks/int8_ceiling.py), own process"), \
+                NoiseProbe() as probe:
             t0 = os.times()
             res = subprocess.run(cmd, capture_output=True, text=True)
             t1 = os.times()
@@ -280,19 +288,14 @@ def ceiling_part(arch: str, art: Path, inference: dict[str, Any], args: argparse
     if res.returncode != 0:
         return {"arch": arch, "error": f"int8_ceiling.py failed: {(res.stderr.strip().splitlines() or ['?'])[-1]}"}
     noise = discounted(probe.result, child_cpu / max(probe.result.window_s, 1e-9)) if probe.result else None
-    noise_d = record(noise.to_dict(), host) if noise else {}
-    data = json.loads(out_json.read_text())
-    runtime, best = max(data["runtimes"].items(), key=lambda kv: kv[1]["best_gmacs_per_s"])
-    gmacs = load_manifest(art).model.gmacs
-    lat = inference.get("latency") or {}
-    out = {"arch": arch, "runtime": runtime, "rate_gmacs": best["best_gmacs_per_s"], "gmacs": gmacs,
-           "per_runtime": data["runtimes"], "host_class": host_class(),
-           "noise": [noise_d, *[n for n in lat.get("noise") or [] if n.get("side") == "ours"]]}
-    if not lat.get("ours") or not gmacs:
-        return dict(out, error="no batch-1 rounds of ours, or no GMACs in the manifest")
-    p50 = statistics.median(lat["ours"])
-    floor_ms = gmacs / best["best_gmacs_per_s"] * 1e3
-    return dict(out, p50_ms=p50, floor_ms=floor_ms, share=floor_ms / p50)
+    share = json.loads(out_json.read_text())["share"]
+    floor_ms = share["gmacs"] / share["rate_gmacs"] * 1e3
+    return {"arch": arch, "backend": spec, "gmacs": share["gmacs"], "rate_gmacs": share["rate_gmacs"],
+            "runtime": share["best_runtime"], "p50_ms": share["p50_ms"], "floor_ms": floor_ms,
+            "share": share["median"], "share_min": share["min"], "share_max": share["max"],
+            "rounds": len(share["rounds"]), "rounds_at_target": share["rounds_at_target"],
+            "per_round": share["rounds"], "host_class": host_class(),
+            "noise": [record(noise.to_dict(), host) if noise else {}]}
 
 
 def _size_summary(photos: list[Path]) -> str:
@@ -310,7 +313,7 @@ def run(args: argparse.Namespace, ui: Any) -> dict[str, Any]:
     from resnet_deploy.bench.machine import machine_info, machine_line, usable_cores
 
     args.threads = args.threads or usable_cores()
-    parts = set(args.part_list) | ({"inference"} if "ceiling" in args.part_list else set())
+    parts = set(args.part_list)
     notes: list[str] = []
     results: dict[str, Any] = {
         "machine_line": machine_line(), "machine": machine_info(), "date": dt.datetime.now(dt.timezone.utc).isoformat(),
@@ -335,8 +338,7 @@ def run(args: argparse.Namespace, ui: Any) -> dict[str, Any]:
         if "e2e" in parts:
             steps.append((("e2e",), "end to end", lambda: e2e_part(main, arts[main], photos, args, work, iso, ui)))
         if "ceiling" in parts:
-            steps.append((("ceiling",), "ceiling", lambda: ceiling_part(main, arts[main], results["inference"][main],
-                                                                        args, work, ui)))
+            steps.append((("ceiling",), "ceiling", lambda: ceiling_part(main, arts[main], args, work, ui)))
         if "serve" in parts:  # last: starting and stopping Triton can leave this host slow for a while
             steps.append((("serve",), "serve",
                           lambda: serve_part(main, arts[main], photos, results.get("e2e") or {}, args, iso, ui)))

@@ -121,8 +121,10 @@ def ceiling_target(results: dict[str, Any]) -> Target:
     share, detail = c.get("share"), c.get("error", "")
     arch = c.get("arch") or results.get("config", {}).get("main_model", "?")
     if share is not None:
-        detail = (f"floor {c['floor_ms']:.2f} ms ({c['gmacs']} GMACs at {c['rate_gmacs']:.0f} GMAC/s, best of "
-                  f"{c['runtime']}) vs our p50 {c['p50_ms']:.2f} ms; {c.get('host_class', '')}")
+        rounds = (f"median of {c['rounds']} rounds timing both ({c['share_min']:.3f}-{c['share_max']:.3f}, "
+                  f"{c['rounds_at_target']} at or above {CEILING_SHARE_MIN:.2f}); " if c.get("rounds") else "")
+        detail = (f"{rounds}floor {c['floor_ms']:.2f} ms ({c['gmacs']} GMACs at {c['rate_gmacs']:.0f} GMAC/s, best "
+                  f"of {c['runtime']}) vs our p50 {c['p50_ms']:.2f} ms; {c.get('host_class', '')}")
     return judge(f"{arch} INT8 batch-1 share of the host's INT8 ceiling", share,
                  CEILING_SHARE_MIN, ">=", detail, worst_noise(c.get("noise") or [])[1])
 

@@ -88,6 +88,18 @@ def test_paired_rounds_and_noise_are_recorded_per_window(ran: SimpleNamespace) -
     assert serve["backend"] == e2e["ours"]["backend"]  # serve and Predictor run the same file
 
 
+def test_the_ceiling_times_our_model_in_the_same_rounds_as_the_chains(ran: SimpleNamespace) -> None:
+    c = ran.record["ceiling"]
+    assert c["backend"] == ran.record["inference"]["demo"]["ours_spec"]  # the file the rounds time
+    assert c["rounds"] == len(c["per_round"]) == 1
+    r = c["per_round"][0]
+    assert r["p50_ms"] > 0 and r["rate_gmacs"] > 0
+    assert abs(c["share"] - r["floor_ms"] / r["p50_ms"]) < 1e-3 and c["share"] == c["share_min"] == c["share_max"]
+    assert abs(r["floor_ms"] - c["gmacs"] / r["rate_gmacs"] * 1e3) < 0.01
+    ceiling = next(t for t in ran.record["targets"] if "ceiling" in t["name"])
+    assert "median of 1 rounds timing both" in ceiling["detail"]
+
+
 def test_each_side_ran_in_its_own_child_without_the_other_sides_runtime(ran: SimpleNamespace) -> None:
     units = {u["unit"]: u for u in ran.record["isolation"]}
     ours_inf = next(u for n, u in units.items() if "ours inference" in n)
