@@ -10,10 +10,11 @@ with ``--rates`` (e.g. the ceiling script's best 3x3 and 1x1 rates).
 
 ``--stem s2d`` profiles the same model with its 7x7/s2 stem rewritten, exactly, as
 Pad + SpaceToDepth(2) + a 4x4/s1 convolution on 12 channels: the one layer class that
-runs below its rate, tried in the form other INT8 stacks use for it.
+runs below its rate, tried in the form other INT8 stacks use for it. ``--pointwise matmul``
+profiles it with every 1x1/s1 convolution in GEMM form (MatMul on ``[N, H*W, C]`` rows).
 
     python benchmarks/layer_rates.py ARTIFACT [--key int8-openvino] [--batch 1] [--rounds 20]
-        [--rates 3x3@56=166,3x3@28=176,3x3@14=186,3x3@7=202,1x1=155] [--stem s2d]
+        [--rates 3x3@56=166,3x3@28=176,3x3@14=186,3x3@7=202,1x1=155] [--stem s2d] [--pointwise matmul]
         [--out benchmarks/results/layer_rates.md]
 """
 
@@ -32,9 +33,15 @@ from resnet_deploy.bench.machine import machine_line
 
 
 def conv_macs(model: Any) -> dict[str, tuple[int, str]]:
-    """Friendly name -> (multiply-adds, "KxK@W" with W the output width) of every convolution of a statically shaped OpenVINO model."""
+    """Friendly name -> (multiply-adds, "KxK@W" with W the output width) of every convolution of a statically
+    shaped OpenVINO model, and of every MatMul on ``[N, H*W, C]`` rows (a 1x1 convolution in GEMM form)."""
     out = {}
     for op in model.get_ordered_ops():
+        if op.get_type_name() == "MatMul" and len(op.get_output_shape(0)) == 3:
+            o = [int(d) for d in op.get_output_shape(0)]  # N, H*W, Cout
+            k = int(op.input(1).get_shape()[0])  # Cin
+            out[op.get_friendly_name()] = (int(np.prod(o)) * k, f"1x1@{int(round(o[1] ** 0.5))}")
+            continue
         if op.get_type_name() not in ("Convolution", "GroupConvolution"):
             continue
         o = [int(d) for d in op.get_output_shape(0)]  # N, Cout, H, W
@@ -91,6 +98,55 @@ def space_to_depth_stem(model: Any) -> Any:
     return model
 
 
+def pointwise_as_matmul(model: Any) -> Any:
+    """Rewrite every 1x1/s1 convolution of an ONNX model (Q/DQ or float) as Transpose to NHWC + Reshape to
+    ``[N, H*W, Cin]`` + MatMul with the transposed weight (its DequantizeLinear on axis 1) + Reshape +
+    Transpose back: the GEMM form, asked of the whole network because on the AVX-512 VNNI host
+    ``int8_ceiling.py --matmul`` timed OpenVINO's INT8 MatMul faster than its 1x1 convolution.
+    The same arithmetic; INT8 results may differ by the kernels' requantisation rounding.
+    """
+    from onnx import helper, numpy_helper, shape_inference
+
+    model = shape_inference.infer_shapes(model)
+    g = model.graph
+    shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
+              for v in [*g.value_info, *g.input, *g.output]}
+    producer = {o: n for n in g.node for o in n.output}
+    inits = {i.name: i for i in g.initializer}
+    nodes = []
+    for n in g.node:
+        attrs = {a.name: list(a.ints) for a in n.attribute}
+        out_shape = shapes.get(n.output[0], [])
+        if (n.op_type != "Conv" or attrs.get("kernel_shape") != [1, 1] or attrs.get("strides", [1, 1]) != [1, 1]
+                or attrs.get("group", [1]) not in ([1], []) or len(out_shape) != 4 or 0 in out_shape[1:]):
+            nodes.append(n)
+            continue
+        dq = producer.get(n.input[1])
+        name = dq.input[0] if dq is not None and dq.op_type == "DequantizeLinear" else n.input[1]
+        w = numpy_helper.to_array(inits[name])
+        cout, cin = w.shape[:2]
+        h, wd, tag = out_shape[2], out_shape[3], n.output[0]
+        g.initializer.extend([numpy_helper.from_array(w[:, :, 0, 0].T.copy(), f"{tag}_wT"),
+                              numpy_helper.from_array(np.array([0, -1, cin], np.int64), f"{tag}_rows"),
+                              numpy_helper.from_array(np.array([0, h, wd, cout], np.int64), f"{tag}_nhwc")])
+        weight = f"{tag}_wT"
+        if name != n.input[1]:
+            nodes.append(helper.make_node("DequantizeLinear", [weight, *dq.input[1:]], [f"{tag}_wTd"], axis=1))
+            weight = f"{tag}_wTd"
+        nodes += [helper.make_node("Transpose", [n.input[0]], [f"{tag}_t"], perm=[0, 2, 3, 1]),
+                  helper.make_node("Reshape", [f"{tag}_t", f"{tag}_rows"], [f"{tag}_r"]),
+                  helper.make_node("MatMul", [f"{tag}_r", weight], [f"{tag}_mm"])]
+        cur = f"{tag}_mm"
+        if len(n.input) > 2 and n.input[2]:
+            nodes.append(helper.make_node("Add", [cur, n.input[2]], [f"{tag}_b"]))
+            cur = f"{tag}_b"
+        nodes += [helper.make_node("Reshape", [cur, f"{tag}_nhwc"], [f"{tag}_r2"]),
+                  helper.make_node("Transpose", [f"{tag}_r2"], [tag], perm=[0, 3, 1, 2])]
+    del g.node[:]
+    g.node.extend(nodes)
+    return model
+
+
 def profile(path: Path, batch: int, threads: int, rounds: int) -> tuple[dict[str, tuple[str, str, float]],
                                                                       dict[str, tuple[int, str]], float]:
     """Node name -> (type, kernel, mean ms) over ``rounds`` calls, the convolutions' MACs, the mean wall ms."""
@@ -128,24 +184,29 @@ def profile(path: Path, batch: int, threads: int, rounds: int) -> tuple[dict[str
 
 
 def report(art: Path, key: str, batch: int, threads: int, rounds: int, rates: dict[str, float],
-           stem: str = "as-is") -> str:
+           stem: str = "as-is", pointwise: str = "conv") -> str:
     path = art / f"model.{key}.onnx"
     if not path.is_file():
         raise SystemExit(f"error: {path} not found; pass --key with a file key of the artifact (e.g. int8-openvino)")
-    if stem == "s2d":
+    if stem == "s2d" or pointwise == "matmul":
         import tempfile
 
         import onnx
 
+        model = onnx.load(str(path))
+        model = space_to_depth_stem(model) if stem == "s2d" else model
+        model = pointwise_as_matmul(model) if pointwise == "matmul" else model
         with tempfile.TemporaryDirectory() as tmp:
             rewritten = Path(tmp) / path.name
-            onnx.save(space_to_depth_stem(onnx.load(str(path))), str(rewritten))
+            onnx.save(model, str(rewritten))
             nodes, macs, wall = profile(rewritten, batch, threads, rounds)
     else:
         nodes, macs, wall = profile(path, batch, threads, rounds)
     classes: dict[tuple[str, str], list[float]] = collections.defaultdict(lambda: [0.0, 0.0, 0])
     other = 0.0
-    for name, (_typ, kernel, ms) in nodes.items():
+    for name, (typ, kernel, ms) in nodes.items():
+        if name not in macs and typ.startswith("FullyConnected"):  # a MatMul runs under "<its name>/<fused op>"
+            name = name.split("/")[0]
         if name in macs:
             m, k = macs[name]
             c = classes[(k, kernel)]
@@ -156,7 +217,8 @@ def report(art: Path, key: str, batch: int, threads: int, rounds: int, rates: di
             other += ms
     profiled = sum(v[2] for v in nodes.values())
     total_macs = sum(m for m, _ in macs.values())
-    title = f"# Layer rates: {art.name} `{path.name}`" + (", stem as space-to-depth" if stem == "s2d" else "")
+    title = (f"# Layer rates: {art.name} `{path.name}`" + (", stem as space-to-depth" if stem == "s2d" else "")
+             + (", 1x1 convolutions as MatMul" if pointwise == "matmul" else ""))
     lines = [f"{title}, batch {batch}", "",
              f"- machine: {machine_line()}", f"- threads {threads}, {rounds} calls with PERF_COUNT",
              f"- command: `{' '.join([Path(sys.executable).name, *sys.argv])}`", "",
@@ -196,13 +258,15 @@ def main(argv: list[str] | None = None) -> int:
                                                "e.g. 3x3@56=166,3x3=202,1x1=155 (unlisted classes take the best rate given)")
     p.add_argument("--stem", choices=("as-is", "s2d"), default="as-is",
                    help="s2d: profile the model with its 7x7 stem rewritten as SpaceToDepth + 4x4 conv (exact)")
+    p.add_argument("--pointwise", choices=("conv", "matmul"), default="conv",
+                   help="matmul: profile the model with every 1x1/s1 convolution as a MatMul on [N, H*W, C] rows")
     p.add_argument("--out", type=Path, help="also write the Markdown here")
     args = p.parse_args(argv)
     try:
         rates = {k: float(v) for k, v in (item.split("=") for item in args.rates.split(",") if item)}
     except ValueError:
         raise SystemExit(f"error: --rates must look like 3x3=202,1x1=160, got {args.rates!r}") from None
-    text = report(args.artifact, args.key, args.batch, args.threads, args.rounds, rates, args.stem)
+    text = report(args.artifact, args.key, args.batch, args.threads, args.rounds, rates, args.stem, args.pointwise)
     print(text)
     if args.out:
         from resnet_deploy.atomic import write_text_atomic

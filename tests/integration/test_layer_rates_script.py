@@ -98,3 +98,47 @@ def test_s2d_refuses_a_model_without_a_7x7_stem(tmp_path: Path) -> None:
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 8, 8])])
     with pytest.raises(SystemExit, match="7x7 stem"):
         space_to_depth_stem(onnx.helper.make_model(g))
+
+
+def test_pointwise_as_matmul_is_the_same_network(tmp_path: Path) -> None:
+    """Every 1x1/s1 conv of a bottleneck model becomes a MatMul; FP32 logits stay the same, and the profile
+    counts the MatMuls' MACs as 1x1 work, so the total is the model's GMACs again."""
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+
+    from resnet_deploy.artifact import load_manifest
+    from resnet_deploy.export.config import ExportConfig
+    from resnet_deploy.export.pipeline import export_artifact
+
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        from layer_rates import pointwise_as_matmul
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    art = tmp_path / "resnet50"
+    export_artifact(ExportConfig(arch="resnet50", num_classes=10, input_size=64, formats=("onnx",), out=art))
+    src = art / "model.fp32.onnx"
+    model = onnx.load(str(src))
+    name = model.graph.input[0].name
+    n_pointwise = sum(1 for n in model.graph.node if n.op_type == "Conv"
+                      and any(a.name == "kernel_shape" and list(a.ints) == [1, 1] for a in n.attribute)
+                      and not any(a.name == "strides" and list(a.ints) == [2, 2] for a in n.attribute))
+    rewritten = tmp_path / "mm.onnx"
+    onnx.save(pointwise_as_matmul(model), str(rewritten))
+    ops = [n.op_type for n in onnx.load(str(rewritten)).graph.node]
+    assert n_pointwise > 0 and ops.count("MatMul") == n_pointwise
+    x = np.random.default_rng(0).standard_normal((2, 3, 64, 64)).astype(np.float32)
+    ref = ort.InferenceSession(str(src), providers=["CPUExecutionProvider"]).run(None, {name: x})[0]
+    got = ort.InferenceSession(str(rewritten), providers=["CPUExecutionProvider"]).run(None, {name: x})[0]
+    assert np.abs(got - ref).max() <= 1e-4 * (ref.max() - ref.min())
+
+    out = tmp_path / "mm.md"
+    res = subprocess.run([sys.executable, str(SCRIPT), str(art), "--key", "fp32", "--rounds", "2", "--threads", "1",
+                          "--pointwise", "matmul", "--out", str(out)], capture_output=True, text=True, cwd=ROOT,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr
+    text = out.read_text()
+    assert "1x1 convolutions as MatMul" in text
+    gmacs = float(re.search(r"; ([0-9.]+) GMACs in convolutions", text).group(1))
+    assert gmacs == pytest.approx(load_manifest(art).model.gmacs, rel=0.02)
