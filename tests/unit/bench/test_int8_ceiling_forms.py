@@ -3,22 +3,15 @@ rate compares kernels, not different work."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
+from script_loader import load_script
 
 ort = pytest.importorskip("onnxruntime")
 
-SCRIPT = Path(__file__).resolve().parents[3] / "benchmarks" / "int8_ceiling.py"
-
 
 def _script():
-    spec = importlib.util.spec_from_file_location("int8_ceiling_script", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("benchmarks/int8_ceiling.py")
 
 
 def _run(model, x: np.ndarray) -> np.ndarray:

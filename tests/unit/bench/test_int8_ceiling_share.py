@@ -3,20 +3,14 @@ the floor at that round's best rate over the model's p50 in the same round."""
 
 from __future__ import annotations
 
-import importlib.util
 import time
-from pathlib import Path
 
 import numpy as np
-
-SCRIPT = Path(__file__).resolve().parents[3] / "benchmarks" / "int8_ceiling.py"
+from script_loader import load_script
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("int8_ceiling_share_script", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("benchmarks/int8_ceiling.py")
 
 
 def _sleeper(ms: float, log: list[str], name: str):
