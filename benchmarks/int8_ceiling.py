@@ -125,6 +125,21 @@ def ov_call(path: Path, threads: int) -> Callable[[np.ndarray], object]:
     return lambda x: req.infer({0: x})
 
 
+def chain_macs(c: int, k: int, hw: int) -> int:
+    """Multiply-adds of one ``conv_chain`` at batch 1."""
+    return c * c * k * k * hw * hw * DEPTH
+
+
+def timed_ms(call: Callable[[np.ndarray], object], x: np.ndarray, n: int) -> list[float]:
+    """``n`` back-to-back calls, ms each."""
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter_ns()
+        call(x)
+        out.append((time.perf_counter_ns() - t0) / 1e6)
+    return out
+
+
 def paired_medians(calls: dict[str, Callable[[np.ndarray], object]], x: np.ndarray,
                    rounds: int, per_round: int) -> dict[str, float]:
     """Median ms per call, the callers alternating round by round (drift hits all alike)."""
@@ -134,10 +149,7 @@ def paired_medians(calls: dict[str, Callable[[np.ndarray], object]], x: np.ndarr
     samples: dict[str, list[float]] = {k: [] for k in calls}
     for _ in range(rounds):
         for name, call in calls.items():
-            for _ in range(per_round):
-                t0 = time.perf_counter_ns()
-                call(x)
-                samples[name].append((time.perf_counter_ns() - t0) / 1e6)
+            samples[name] += timed_ms(call, x, per_round)
     return {k: float(np.median(v)) for k, v in samples.items()}
 
 
@@ -171,21 +183,16 @@ def share_rounds(chains: dict[str, tuple[Callable[[np.ndarray], object], np.ndar
 
     Why: the ceiling and the model timed minutes apart meet different hosts (the AVX-512 VNNI host
     measured here flipped between a fast and a slow state every 5-20 s, and the best chain's rate
-    moved 335-416 GMAC/s between runs). Timed in one round, both meet the same host, and the share
+    moved 335-456 GMAC/s between runs). Timed in one round, both meet the same host, and the share
     ``floor / p50`` is judged on the median over rounds. The model goes first in odd rounds and last
     in even ones; each window starts with two untimed calls and ends with a short pause, so neither
     a cold cache nor a runtime's idle spinning carries from one window into the next.
     """
     def window(call: Callable[[np.ndarray], object], x: np.ndarray) -> float:
-        for _ in range(2):
-            call(x)
-        s = np.empty(per_round, dtype=np.int64)
-        for i in range(per_round):
-            t0 = time.perf_counter_ns()
-            call(x)
-            s[i] = time.perf_counter_ns() - t0
+        timed_ms(call, x, 2)  # untimed: the window's cold start
+        ms = float(np.median(timed_ms(call, x, per_round)))
         time.sleep(0.05)
-        return float(np.median(s)) / 1e6
+        return ms
 
     out = []
     for r in range(rounds):
@@ -203,14 +210,14 @@ def share_summary(rows: list[dict[str, Any]], spec: str, gmacs: float, target: f
     """Median share over rounds, its spread, and how many rounds reached ``target``."""
     shares = [r["share"] for r in rows]
     runtimes = [r["best"].split()[0] for r in rows]
-    return {"backend": spec, "best_runtime": max(set(runtimes), key=runtimes.count), "gmacs": gmacs, "rounds": rows, "median": float(np.median(shares)),
-            "min": min(shares), "max": max(shares), "target": target,
+    return {"backend": spec, "best_runtime": max(set(runtimes), key=runtimes.count), "gmacs": gmacs,
+            "rounds": rows, "median": float(np.median(shares)), "min": min(shares), "max": max(shares), "target": target,
             "rounds_at_target": sum(1 for v in shares if v >= target),
             "p50_ms": float(np.median([r["p50_ms"] for r in rows])),
             "rate_gmacs": float(np.median([r["rate_gmacs"] for r in rows]))}
 
 
-def share_main(args: argparse.Namespace, runtimes: list[str], makers: dict[str, Any], lines: list[str]) -> int:
+def share_main(args: argparse.Namespace, runtimes: list[str], makers: dict[str, Any], head: list[str]) -> int:
     """``--artifact``: the INT8 chains and the model in the same rounds; Markdown + JSON of the share."""
     import json
 
@@ -230,10 +237,10 @@ def share_main(args: argparse.Namespace, runtimes: list[str], makers: dict[str, 
             onnx.save(conv_chain(c, k, hw, True), path)
             x = np.random.default_rng(1).random((1, c, hw, hw), dtype=np.float32)
             for rt in runtimes:
-                chains[f"{rt} {name}"] = (makers[rt](path, args.threads), x, c * c * k * k * hw * hw * DEPTH)
+                chains[f"{rt} {name}"] = (makers[rt](path, args.threads), x, chain_macs(c, k, hw))
         rows = share_rounds(chains, (call, xm), gmacs, args.rounds, args.per_round)
     summary = share_summary(rows, spec, gmacs)
-    lines[-2:] = [f"Our `{spec}` ({gmacs} GMACs) at batch 1 and the INT8 chains of every shape and runtime, "
+    lines = [*head, f"Our `{spec}` ({gmacs} GMACs) at batch 1 and the INT8 chains of every shape and runtime, "
                   "timed in the same rounds; floor = the model's GMACs at the round's best INT8 rate.", "",
                   "| round | best INT8 chain | GMAC/s | floor ms | our p50 ms | share |", "|---:|---|---:|---:|---:|---:|"]
     lines += [f"| {i + 1} | {r['best']} | {r['rate_gmacs']:.0f} | {r['floor_ms']:.2f} | {r['p50_ms']:.2f} "
@@ -272,24 +279,27 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     makers = {"onnxruntime": ort_call, "openvino": ov_call}
     runtimes = [r for r in args.runtimes.split(",") if r]
-    lines = [
+    head = [
         "# INT8 vs FP32 convolution ceiling on this CPU", "",
         f"- machine: {machine_line()}",
         f"- command: `python benchmarks/int8_ceiling.py {' '.join(argv if argv is not None else sys.argv[1:])}`",
         f"- threads {args.threads}, batch 1, {args.rounds} alternating rounds x {args.per_round} calls, median",
         "",
+    ]
+    if args.artifact is not None:
+        return share_main(args, runtimes, makers, head)
+    lines = [
+        *head,
         f"| runtime | {DEPTH} chained convs (ResNet-50 shapes) | MMACs | FP32 ms | INT8 ms | INT8/FP32 speed-up | INT8 GMAC/s |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
-    if args.artifact is not None:
-        return share_main(args, runtimes, makers, lines)
     best: dict[str, tuple[float, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         shapes = [(name, c, k, hw, False) for name, c, k, hw in SHAPES]
         if args.matmul:
             shapes += [(f"{name} as MatMul", c, k, hw, True) for name, c, k, hw in SHAPES if k == 1]
         for name, c, k, hw, matmul in shapes:
-            macs = c * c * k * k * hw * hw * DEPTH
+            macs = chain_macs(c, k, hw)
             paths = {}
             for kind in ("fp32", "int8"):
                 paths[kind] = Path(tmp) / f"{c}_{k}_{hw}_{kind}{'_mm' if matmul else ''}.onnx"
