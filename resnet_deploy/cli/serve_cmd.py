@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import sys
@@ -93,12 +94,8 @@ def serve(artifact: Path, out: Output, **options: Any) -> None:
     from resnet_deploy.serve.signals import EARLY
 
     EARLY.install()  # no-op when main() already did; serve() called another way still gets it
-    if out.as_json:
-        sys.stdout = sys.stderr
-    try:
+    with contextlib.redirect_stdout(sys.stderr) if out.as_json else contextlib.nullcontext():
         run_server(artifact, cfg, on_ready=ready, stop=EARLY)
-    finally:
-        sys.stdout = json_out
     out.info("stopped" if EARLY.signum is None else f"stopped ({signal.Signals(EARLY.signum).name})")
     if EARLY.exit_code:
         sys.exit(EARLY.exit_code)  # 130 after Ctrl-C (click's Exit is swallowed by standalone_mode=False)
