@@ -11,14 +11,21 @@
 Both return the same outputs, so clients can switch paths freely: ``logits``,
 ``probabilities`` (softmax), and the top-k as ``topk_indices`` (INT64),
 ``topk_scores`` (probabilities) and ``topk_labels`` (BYTES). Triton's dynamic
-batcher hands each callable a list of requests; PyTriton's ``@batch`` joins
-them into one array and splits the answers back, so one Predictor call serves
-every request in the batch.
+batcher hands each callable a list of requests; ``batched`` joins them into one
+array and splits the answers back, so one Predictor call serves every request
+in the batch.
+
+Each request gets only the outputs it asked for (Triton names them all when the
+client names none). Triton would drop the others anyway, but only after PyTriton
+had copied each one through shared memory and freed its block with one call to
+its block manager process: for a client that asks for ``topk_indices`` alone,
+the other four outputs cost about 1 ms between batches, time in which the
+server's CPU sat idle (see the serve section of benchmarks/README.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,22 +51,47 @@ class ModelSpec:
     labels: tuple[str, ...]
 
 
-def postprocess(logits: np.ndarray, spec: ModelSpec) -> dict[str, np.ndarray]:
-    """Logits [N, C] -> the five outputs; top-k sorted by descending probability."""
+def postprocess(logits: np.ndarray, spec: ModelSpec, wanted: Collection[str] = OUTPUTS) -> dict[str, np.ndarray]:
+    """Logits [N, C] -> the outputs named in ``wanted`` (default all five); top-k by descending probability."""
     logits = np.asarray(logits, dtype=np.float32)
     probs = softmax(logits)
     idx = topk_indices(probs, spec.top_k)
-    scores = np.take_along_axis(probs, idx, axis=1).astype(np.float32)
-    names = np.array(
-        [[_label(spec.labels, int(i)).encode("utf-8") for i in row] for row in idx], dtype=object
-    ).reshape(idx.shape)
-    return {
-        "logits": logits,
-        "probabilities": probs,
-        "topk_indices": idx,
-        "topk_scores": scores,
-        "topk_labels": names,
-    }
+    out = {"logits": logits, "probabilities": probs, "topk_indices": idx}
+    if "topk_scores" in wanted:
+        out["topk_scores"] = np.take_along_axis(probs, idx, axis=1).astype(np.float32)
+    if "topk_labels" in wanted:
+        out["topk_labels"] = np.array(
+            [[_label(spec.labels, int(i)).encode("utf-8") for i in row] for row in idx], dtype=object
+        ).reshape(idx.shape)
+    return {name: out[name] for name in OUTPUTS if name in wanted}
+
+
+def requested_outputs(request: Any) -> tuple[str, ...]:
+    """The outputs a PyTriton request asked for, in OUTPUTS order (all when it names none)."""
+    names = getattr(request, "requested_output_names", None)
+    return tuple(n for n in OUTPUTS if n in names) if names else OUTPUTS
+
+
+Batched = Callable[[np.ndarray, Collection[str]], dict[str, np.ndarray]]
+
+
+def batched(input_name: str, fn: Batched) -> Callable[[list[Any]], list[dict[str, np.ndarray]]]:
+    """A PyTriton inference callable from ``fn(batch, wanted) -> outputs``: one call per Triton batch.
+
+    The requests' ``input_name`` arrays are joined on the batch axis, ``fn`` computes
+    the outputs any request wants, and each request gets its own rows of the outputs
+    it asked for.
+    """
+
+    def infer(requests: list[Any]) -> list[dict[str, np.ndarray]]:
+        parts = [np.asarray(r[input_name]) for r in requests]
+        wants = [requested_outputs(r) for r in requests]
+        outputs = fn(parts[0] if len(parts) == 1 else np.concatenate(parts), {n for w in wants for n in w})
+        bounds = np.cumsum([len(p) for p in parts])[:-1]
+        split = {name: np.split(value, bounds) for name, value in outputs.items()}
+        return [{name: split[name][i] for name in want if name in split} for i, want in enumerate(wants)]
+
+    return infer
 
 
 def _label(labels: Sequence[str], i: int) -> str:
@@ -100,12 +132,12 @@ class RequestError(Exception):
         pass
 
 
-def _client_errors(fn: Callable[..., dict[str, np.ndarray]]) -> Callable[..., dict[str, np.ndarray]]:
+def _client_errors(fn: Batched) -> Batched:
     """Re-raise our one-line errors (bad bytes, wrong shapes) as RequestError; bugs keep their traceback."""
 
-    def wrapped(*args: Any, **kwargs: Any) -> dict[str, np.ndarray]:
+    def wrapped(x: np.ndarray, wanted: Collection[str]) -> dict[str, np.ndarray]:
         try:
-            return fn(*args, **kwargs)
+            return fn(x, wanted)
         except ResNetDeployError as exc:
             raise RequestError(str(exc)) from None
 
@@ -119,20 +151,16 @@ def make_infer_functions(predictor: Any, spec: ModelSpec) -> tuple[Callable, Cal
     ``predict``: draft JPEG decode on the decode pool, overlapped with inference,
     and the raw-pixel twin when the artifact has one.
     """
-    from pytriton.decorators import batch
 
-    @batch
     @_client_errors
-    def infer_tensor(**inputs: np.ndarray) -> dict[str, np.ndarray]:
-        x = np.ascontiguousarray(inputs[spec.input_name], dtype=np.float32)
-        return postprocess(predictor.infer(x), spec)
+    def infer_tensor(x: np.ndarray, wanted: Collection[str]) -> dict[str, np.ndarray]:
+        return postprocess(predictor.infer(np.ascontiguousarray(x, dtype=np.float32)), spec, wanted)
 
-    @batch
     @_client_errors
-    def infer_image(**inputs: np.ndarray) -> dict[str, np.ndarray]:
-        return postprocess(predictor.infer_images(encoded_items(inputs[IMAGE_INPUT])), spec)
+    def infer_image(images: np.ndarray, wanted: Collection[str]) -> dict[str, np.ndarray]:
+        return postprocess(predictor.infer_images(encoded_items(images)), spec, wanted)
 
-    return infer_tensor, infer_image
+    return batched(spec.input_name, infer_tensor), batched(IMAGE_INPUT, infer_image)
 
 
 def output_tensors(spec: ModelSpec) -> list[Any]:

@@ -171,6 +171,17 @@ def test_image_path_preprocesses_like_the_predictor(server, predictor, images) -
         c.close()
 
 
+def test_a_client_naming_one_output_gets_only_that_output(server, predictor, images) -> None:
+    want = [p.indices for p in predictor.predict(images[:2], top_k=TOP_K)]
+    for proto, mod, c in clients(server):
+        item = mod.InferInput("image", [2, 1], "BYTES")
+        item.set_data_from_numpy(np.array([[b] for b in images[:2]], dtype=object))
+        r = c.infer(server.image_model_name, [item], outputs=[mod.InferRequestedOutput("topk_indices")])
+        assert r.as_numpy("topk_indices").tolist() == want, proto
+        assert r.as_numpy("logits") is None and r.as_numpy("topk_labels") is None, proto
+        c.close()
+
+
 def test_bad_requests_fail_cleanly_and_the_server_stays_up(server) -> None:
     for proto, mod, c in clients(server):
         with pytest.raises(InferenceServerException, match="cannot be decoded") as bad:

@@ -13,7 +13,7 @@ import pytest
 from resnet_deploy.errors import InvalidInputError, ResNetDeployError
 from resnet_deploy.metrics import softmax
 from resnet_deploy.serve import environment, pbtxt
-from resnet_deploy.serve.handlers import ModelSpec, decode_images, postprocess
+from resnet_deploy.serve.handlers import OUTPUTS, ModelSpec, batched, decode_images, postprocess
 from resnet_deploy.serve.pytriton_server import ServeConfig
 
 mc = pytest.importorskip("tritonclient.grpc.model_config_pb2")
@@ -117,6 +117,43 @@ def test_postprocess_matches_a_direct_computation() -> None:
     assert out["topk_labels"][0].tolist() == [spec.labels[i].encode() for i in out["topk_indices"][0]]
     assert out["topk_indices"].dtype == np.int64 and out["topk_labels"].dtype == object
     assert np.isfinite(softmax(np.array([[1e4, 0.0]], dtype=np.float32))).all()
+
+
+def test_postprocess_computes_only_the_outputs_wanted() -> None:
+    logits = np.random.default_rng(1).standard_normal((3, 6)).astype(np.float32)
+    spec = ModelSpec("input", 3, 8, 6, top_k=2, labels=())
+    full = postprocess(logits, spec)
+    assert list(full) == list(OUTPUTS)
+    part = postprocess(logits, spec, {"topk_scores", "logits"})
+    assert list(part) == ["logits", "topk_scores"]
+    np.testing.assert_array_equal(part["topk_scores"], full["topk_scores"])
+
+
+class _Request(dict):
+    """What PyTriton hands a callable: a mapping of inputs plus the outputs the client named."""
+
+    def __init__(self, data: dict[str, np.ndarray], requested: list[str] | None) -> None:
+        super().__init__(data)
+        self.requested_output_names = requested
+
+
+def test_batched_joins_requests_and_gives_each_only_what_it_asked_for() -> None:
+    seen: list[tuple[tuple[int, ...], set[str]]] = []
+
+    def fn(x: np.ndarray, wanted: set[str]) -> dict[str, np.ndarray]:
+        seen.append((x.shape, set(wanted)))
+        return {"logits": x * 2, "topk_indices": x.astype(np.int64), "probabilities": x + 1}
+
+    rows = [np.full((n, 2), float(i)) for i, n in enumerate((1, 3, 2))]
+    asks = [["topk_indices"], ["logits", "topk_indices"], None]
+    out = batched("input", fn)([_Request({"input": r}, a) for r, a in zip(rows, asks, strict=True)])
+    assert seen == [((6, 2), set(OUTPUTS))]  # one call; the request naming nothing wants all
+    assert [sorted(o) for o in out] == [["topk_indices"], ["logits", "topk_indices"],
+                                        ["logits", "probabilities", "topk_indices"]]
+    for o, r in zip(out, rows, strict=True):
+        np.testing.assert_array_equal(o["topk_indices"], r.astype(np.int64))
+    np.testing.assert_array_equal(out[1]["logits"], rows[1] * 2)
+    np.testing.assert_array_equal(out[2]["probabilities"], rows[2] + 1)
 
 
 def test_postprocess_without_labels_uses_indices() -> None:
