@@ -295,6 +295,7 @@ def ceiling_part(arch: str, art: Path, args: argparse.Namespace, work: Path, ui:
             "share": share["median"], "share_min": share["min"], "share_max": share["max"],
             "rounds": len(share["rounds"]), "rounds_at_target": share["rounds_at_target"],
             "per_round": share["rounds"], "host_class": host_class(),
+            **{k: share[k] for k in ("max_share", "max_share_max", "bound_ms") if k in share},
             "noise": [record(noise.to_dict(), host) if noise else {}]}
 
 

@@ -31,7 +31,10 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from resnet_deploy.bench.conv_classes import bound_ms, conv_macs, macs_by_class, read_static
 from resnet_deploy.bench.machine import machine_line
+
+Kernels = tuple[dict[str, str], dict[str, int]]  # (chain name -> conv class, the model's MACs per conv class)
 
 RESNET50_GMACS = 4.089  # resnet-deploy info resnet50 (224 px)
 
@@ -153,8 +156,9 @@ def paired_medians(calls: dict[str, Callable[[np.ndarray], object]], x: np.ndarr
     return {k: float(np.median(v)) for k, v in samples.items()}
 
 
-def model_call(art: Path, spec: str | None, threads: int) -> tuple[Callable[[np.ndarray], object], np.ndarray, str, float]:
-    """(call, batch-1 input, spec, GMACs) for the artifact's file, run by our own runner for that spec.
+def model_call(art: Path, spec: str | None,
+               threads: int) -> tuple[Callable[[np.ndarray], object], np.ndarray, str, float, Path]:
+    """(call, batch-1 input, spec, GMACs, file) for the artifact's file, run by our own runner for that spec.
 
     ``spec`` None: the best OpenVINO INT8 file that takes float input (what ``end_to_end.py`` times).
     """
@@ -173,12 +177,12 @@ def model_call(art: Path, spec: str | None, threads: int) -> tuple[Callable[[np.
     runner = make_runner(art, manifest, resolve(manifest, spec), threads=threads)
     runner.activate()
     x = make_input(tuple(int(v) for v in manifest.input.shape[1:]), 1)
-    return runner.infer, x, spec, float(manifest.model.gmacs)
+    return runner.infer, x, spec, float(manifest.model.gmacs), Path(runner.model_path)
 
 
 def share_rounds(chains: dict[str, tuple[Callable[[np.ndarray], object], np.ndarray, float]],
                  model: tuple[Callable[[np.ndarray], object], np.ndarray], gmacs: float,
-                 rounds: int, per_round: int) -> list[dict[str, Any]]:
+                 rounds: int, per_round: int, classes: Kernels | None = None) -> list[dict[str, Any]]:
     """The model's batch-1 p50 and every INT8 chain's rate in the same round, round after round.
 
     Why: the ceiling and the model timed minutes apart meet different hosts (the AVX-512 VNNI host
@@ -187,6 +191,11 @@ def share_rounds(chains: dict[str, tuple[Callable[[np.ndarray], object], np.ndar
     ``floor / p50`` is judged on the median over rounds. The model goes first in odd rounds and last
     in even ones; each window starts with two untimed calls and ends with a short pause, so neither
     a cold cache nor a runtime's idle spinning carries from one window into the next.
+
+    ``classes`` (each chain's conv class, the model's MACs per class) adds the round's kernel bound:
+    the model's convolutions with each class at the best rate its own kind of chain reached in
+    that round and nothing else running (``bound_ms``), and ``max_share = floor / bound_ms``, the
+    most of the ceiling these kernels leave reachable.
     """
     def window(call: Callable[[np.ndarray], object], x: np.ndarray) -> float:
         timed_ms(call, x, 2)  # untimed: the window's cold start
@@ -201,8 +210,16 @@ def share_rounds(chains: dict[str, tuple[Callable[[np.ndarray], object], np.ndar
         rates = {k: chains[k][2] / ms[k] / 1e6 for k in chains}
         best = max(rates, key=rates.__getitem__)
         floor = gmacs / rates[best] * 1e3
-        out.append({"p50_ms": round(ms["model"], 4), "best": best, "rate_gmacs": round(rates[best], 1),
-                    "floor_ms": round(floor, 4), "share": round(floor / ms["model"], 4)})
+        row = {"p50_ms": round(ms["model"], 4), "best": best, "rate_gmacs": round(rates[best], 1),
+               "floor_ms": round(floor, 4), "share": round(floor / ms["model"], 4)}
+        if classes is not None:
+            chain_class, model_macs = classes
+            by_class: dict[str, float] = {}
+            for k, rate in rates.items():
+                by_class[chain_class[k]] = max(rate, by_class.get(chain_class[k], 0.0))
+            bound = bound_ms(model_macs, by_class)
+            row.update(bound_ms=round(bound, 4), max_share=round(floor / bound, 4))
+        out.append(row)
     return out
 
 
@@ -214,7 +231,10 @@ def share_summary(rows: list[dict[str, Any]], spec: str, gmacs: float, target: f
             "rounds": rows, "median": float(np.median(shares)), "min": min(shares), "max": max(shares), "target": target,
             "rounds_at_target": sum(1 for v in shares if v >= target),
             "p50_ms": float(np.median([r["p50_ms"] for r in rows])),
-            "rate_gmacs": float(np.median([r["rate_gmacs"] for r in rows]))}
+            "rate_gmacs": float(np.median([r["rate_gmacs"] for r in rows])),
+            **({"max_share": float(np.median([r["max_share"] for r in rows])),
+                "max_share_max": max(r["max_share"] for r in rows),
+                "bound_ms": float(np.median([r["bound_ms"] for r in rows]))} if all("max_share" in r for r in rows) else {})}
 
 
 def share_main(args: argparse.Namespace, runtimes: list[str], makers: dict[str, Any], head: list[str]) -> int:
@@ -229,8 +249,9 @@ def share_main(args: argparse.Namespace, runtimes: list[str], makers: dict[str, 
     except ResNetDeployError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    call, xm, spec, gmacs = model
+    call, xm, spec, gmacs, model_path = model
     chains: dict[str, tuple[Callable[[np.ndarray], object], np.ndarray, float]] = {}
+    chain_class: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, c, k, hw in SHAPES:
             path = Path(tmp) / f"{c}_{k}_{hw}_int8.onnx"
@@ -238,17 +259,25 @@ def share_main(args: argparse.Namespace, runtimes: list[str], makers: dict[str, 
             x = np.random.default_rng(1).random((1, c, hw, hw), dtype=np.float32)
             for rt in runtimes:
                 chains[f"{rt} {name}"] = (makers[rt](path, args.threads), x, chain_macs(c, k, hw))
-        rows = share_rounds(chains, (call, xm), gmacs, args.rounds, args.per_round)
+                chain_class[f"{rt} {name}"] = f"{k}x{k}@{hw}"
+        model_macs = macs_by_class(conv_macs(read_static(model_path)))
+        rows = share_rounds(chains, (call, xm), gmacs, args.rounds, args.per_round, (chain_class, model_macs))
     summary = share_summary(rows, spec, gmacs)
     lines = [*head, f"Our `{spec}` ({gmacs} GMACs) at batch 1 and the INT8 chains of every shape and runtime, "
-                  "timed in the same rounds; floor = the model's GMACs at the round's best INT8 rate.", "",
-                  "| round | best INT8 chain | GMAC/s | floor ms | our p50 ms | share |", "|---:|---|---:|---:|---:|---:|"]
+                  "timed in the same rounds; floor = the model's GMACs at the round's best INT8 rate. Kernel "
+                  "bound = the model's convolutions with each class at the best rate a chain of its own kernel "
+                  "size reached in that round (3x3 at its own width where there is one), nothing else running; "
+                  "max share = floor / bound.", "",
+                  "| round | best INT8 chain | GMAC/s | floor ms | our p50 ms | share | kernel bound ms | max share |",
+                  "|---:|---|---:|---:|---:|---:|---:|---:|"]
     lines += [f"| {i + 1} | {r['best']} | {r['rate_gmacs']:.0f} | {r['floor_ms']:.2f} | {r['p50_ms']:.2f} "
-              f"| {r['share']:.3f} |" for i, r in enumerate(rows)]
+              f"| {r['share']:.3f} | {r['bound_ms']:.2f} | {r['max_share']:.3f} |" for i, r in enumerate(rows)]
     lines += ["", f"Share of the ceiling: median **{summary['median']:.3f}** over {len(rows)} rounds "
               f"(min {summary['min']:.3f}, max {summary['max']:.3f}; {summary['rounds_at_target']} of {len(rows)} "
               f"rounds at or above {summary['target']:.2f}); our p50 median {summary['p50_ms']:.2f} ms, best rate "
-              f"median {summary['rate_gmacs']:.0f} GMAC/s."]
+              f"median {summary['rate_gmacs']:.0f} GMAC/s. The kernels' own bound allows at most "
+              f"{summary['max_share']:.3f} (median; best round {summary['max_share_max']:.3f}), "
+              f"{summary['bound_ms']:.2f} ms of convolutions."]
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:

@@ -29,26 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from resnet_deploy.bench.conv_classes import conv_macs, read_static
 from resnet_deploy.bench.machine import machine_line
-
-
-def conv_macs(model: Any) -> dict[str, tuple[int, str]]:
-    """Friendly name -> (multiply-adds, "KxK@W" with W the output width) of every convolution of a statically
-    shaped OpenVINO model, and of every MatMul on ``[N, H*W, C]`` rows (a 1x1 convolution in GEMM form)."""
-    out = {}
-    for op in model.get_ordered_ops():
-        if op.get_type_name() == "MatMul" and len(op.get_output_shape(0)) == 3:
-            o = [int(d) for d in op.get_output_shape(0)]  # N, H*W, Cout
-            k = int(op.input(1).get_shape()[0])  # Cin
-            out[op.get_friendly_name()] = (int(np.prod(o)) * k, f"1x1@{int(round(o[1] ** 0.5))}")
-            continue
-        if op.get_type_name() not in ("Convolution", "GroupConvolution"):
-            continue
-        o = [int(d) for d in op.get_output_shape(0)]  # N, Cout, H, W
-        w = [int(d) for d in op.input(1).get_shape()]  # Cout, Cin, kh, kw (GroupConvolution: G, Cout/G, Cin/G, kh, kw)
-        per_out = int(np.prod(w[-3:]))
-        out[op.get_friendly_name()] = (int(np.prod(o)) * per_out, f"{w[-2]}x{w[-1]}@{o[-1]}")
-    return out
 
 
 def space_to_depth_stem(model: Any) -> Any:
@@ -155,11 +137,9 @@ def profile(path: Path, batch: int, threads: int, rounds: int) -> tuple[dict[str
     import openvino as ov
 
     core = ov.Core()
-    model = core.read_model(str(path))
+    model = read_static(path, batch)
     port = model.inputs[0]
-    shape = port.get_partial_shape()
-    dims = [batch] + [shape[i].get_length() for i in range(1, 4)]
-    model.reshape({port.get_any_name(): ov.PartialShape(dims)})
+    dims = [int(d) for d in port.get_shape()]
     compiled = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY",
                                                  "INFERENCE_NUM_THREADS": threads, "PERF_COUNT": True})
     rng = np.random.default_rng(0)

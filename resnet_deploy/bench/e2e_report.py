@@ -123,8 +123,11 @@ def ceiling_target(results: dict[str, Any]) -> Target:
     if share is not None:
         rounds = (f"median of {c['rounds']} rounds timing both ({c['share_min']:.3f}-{c['share_max']:.3f}, "
                   f"{c['rounds_at_target']} at or above {CEILING_SHARE_MIN:.2f}); " if c.get("rounds") else "")
+        bound = (f"; the kernels' own bound (each conv class at its kind's best chain rate in the round, nothing "
+                 f"else running) allows at most {c['max_share']:.3f} (best round {c['max_share_max']:.3f})"
+                 if c.get("max_share") is not None else "")
         detail = (f"{rounds}floor {c['floor_ms']:.2f} ms ({c['gmacs']} GMACs at {c['rate_gmacs']:.0f} GMAC/s, best "
-                  f"of {c['runtime']}) vs our p50 {c['p50_ms']:.2f} ms; {c.get('host_class', '')}")
+                  f"of {c['runtime']}) vs our p50 {c['p50_ms']:.2f} ms{bound}; {c.get('host_class', '')}")
     return judge(f"{arch} INT8 batch-1 share of the host's INT8 ceiling", share,
                  CEILING_SHARE_MIN, ">=", detail, worst_noise(c.get("noise") or [])[1])
 

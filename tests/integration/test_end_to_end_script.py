@@ -96,8 +96,11 @@ def test_the_ceiling_times_our_model_in_the_same_rounds_as_the_chains(ran: Simpl
     assert r["p50_ms"] > 0 and r["rate_gmacs"] > 0
     assert abs(c["share"] - r["floor_ms"] / r["p50_ms"]) < 1e-3 and c["share"] == c["share_min"] == c["share_max"]
     assert abs(r["floor_ms"] - c["gmacs"] / r["rate_gmacs"] * 1e3) < 0.01
+    # the kernel bound: every class at a rate no better than the round's best, so never under the floor
+    assert r["bound_ms"] >= r["floor_ms"] * 0.999 and abs(r["max_share"] - r["floor_ms"] / r["bound_ms"]) < 1e-3
+    assert c["max_share"] == r["max_share"]
     ceiling = next(t for t in ran.record["targets"] if "ceiling" in t["name"])
-    assert "median of 1 rounds timing both" in ceiling["detail"]
+    assert "median of 1 rounds timing both" in ceiling["detail"] and "kernels' own bound" in ceiling["detail"]
 
 
 def test_each_side_ran_in_its_own_child_without_the_other_sides_runtime(ran: SimpleNamespace) -> None:

@@ -46,3 +46,20 @@ def test_summary_counts_rounds_at_the_target() -> None:
     s = mod.share_summary(rows, "openvino:int8-openvino", 4.09)
     assert s["median"] == 0.9 and s["min"] == 9.0 / 11.0 and s["max"] == 9.0 / 9.5
     assert s["rounds_at_target"] == 2 and s["best_runtime"] == "openvino" and s["p50_ms"] == 10.0
+
+
+def test_the_kernel_bound_uses_each_class_at_its_own_chains_rate_in_the_round() -> None:
+    mod = _script()
+    x = np.zeros(1, np.float32)
+    log: list[str] = []
+    # chains: "3x3" at ~100 GMAC/s (8e8 MACs in 8 ms), "1x1" at ~200 (4e8 in 2 ms); the model has 1 GMAC of each
+    chains = {"slow": (_sleeper(8, log, "slow"), x, 8e8), "fast": (_sleeper(2, log, "fast"), x, 4e8)}
+    classes = ({"slow": "3x3@7", "fast": "1x1@7"}, {"3x3@7": 1_000_000_000, "1x1@7": 1_000_000_000})
+    rows = mod.share_rounds(chains, (_sleeper(15, log, "model"), x), 2.0, rounds=1, per_round=3, classes=classes)
+    r = rows[0]
+    # bound = 1 GMAC at the 3x3 chain's rate + 1 GMAC at the 1x1 chain's (the best) rate, above the floor
+    assert r["floor_ms"] < r["bound_ms"]
+    assert abs(r["max_share"] - r["floor_ms"] / r["bound_ms"]) < 1e-3
+    assert 0.5 < r["max_share"] < 0.8, r  # ~ (2 GMAC / 200) / (1/100 + 1/200) = 10 / 15 ms
+    s = mod.share_summary(rows, "openvino:int8-openvino", 2.0)
+    assert s["max_share"] == r["max_share"] and s["bound_ms"] == r["bound_ms"]
