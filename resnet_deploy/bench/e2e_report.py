@@ -108,12 +108,21 @@ def e2e_targets(results: dict[str, Any]) -> list[Target]:
     ours_tp = (ours.get("throughput") or {}).get("images_per_s")
     value = _ratio(serve.get("images_per_s"), ours_tp)
     detail = (f"serve {serve['images_per_s']:.2f} images/s over HTTP, {serve['clients']} clients, "
-              f"{serve['errors']} errors, vs Predictor.predict {ours_tp:.2f}") if value is not None \
-        else serve.get("error", "")
+              f"{serve['errors']} errors, vs Predictor.predict {ours_tp:.2f}{_batches_note(serve)}") \
+        if value is not None else serve.get("error", "")
     noisy = worst_noise([serve.get("noise") or {}, (ours.get("throughput") or {}).get("noise") or {}])[1]
     out.append(judge(f"{arch} INT8 JPEG->top-5 via serve (HTTP) / Predictor.predict images/s", value,
                      SERVE_SHARE_MIN, ">=", detail, noisy, extra_ok=not serve.get("errors")))
     return out
+
+
+def _batches_note(serve: dict[str, Any]) -> str:
+    """What the server's image callable did (its stop line): where a serve shortfall sits."""
+    b = serve.get("batches") or {}
+    if not b.get("batches") or b.get("busy_share") is None:
+        return ""
+    return (f"; server: {b['batches']} batches of {b['mean_batch']:.2f} images on average, callable busy "
+            f"{100 * b['busy_share']:.0f} % of the time, {b['mean_gap_ms']:.1f} ms between batches")
 
 
 def ceiling_target(results: dict[str, Any]) -> Target:

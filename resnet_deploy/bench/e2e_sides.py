@@ -316,7 +316,9 @@ def serve_side(art: str, backend: str, paths: Sequence[str], clients: int, reque
         server_cores = (descendants_cpu_s() - cpu0) / max(probe.result.window_s if probe.result else 1.0, 1e-9)
     noise = discounted(probe.result, server_cores) if probe.result else None
     d = res.to_dict()
+    batches = (info.get("stopped") or {}).get("image_batches") or {}
     return {"images_per_s": d["throughput_items_s"], "p50_ms": d["p50_ms"], "p99_ms": d["p99_ms"],
             "requests": d["requests"], "errors": d["errors"], "first_error": d["first_error"],
             "clients": clients, "backend": info.get("backend", backend), "server_cores": round(server_cores, 3),
+            "batches": batches,
             "noise": noise.to_dict() if noise else {}, "client_pid": os.getpid()}

@@ -60,13 +60,15 @@ def _serve_command(artifact: Path, backend: str, max_batch: int) -> list[str]:
             "--metrics-port", "0", "--max-batch", str(max_batch), "--json"]
 
 
-def _wait_ready(proc: subprocess.Popen[str], timeout_s: float = READY_TIMEOUT_S) -> dict[str, Any]:
+def _wait_ready(proc: subprocess.Popen[str], timeout_s: float = READY_TIMEOUT_S,
+                lines: queue.Queue[str | None] | None = None) -> dict[str, Any]:
     """The JSON line ``serve --json`` prints once up (ports, model names), within ``timeout_s``.
 
     The lines are read on a thread, so a server that hangs before printing (or keeps printing
-    other things) fails after ``timeout_s`` instead of blocking the caller forever.
+    other things) fails after ``timeout_s`` instead of blocking the caller forever. The thread
+    keeps reading into ``lines`` (when given) after the ready line, for ``_stopped_line``.
     """
-    lines: queue.Queue[str | None] = queue.Queue()
+    lines = queue.Queue() if lines is None else lines
     assert proc.stdout is not None
     stdout = proc.stdout
 
@@ -112,6 +114,23 @@ def _wait_model_ready(http_url: str, model: str) -> None:
     raise ResNetDeployError(f"model '{model}' never became ready at {url}; see the server's log")
 
 
+def _stopped_line(lines: queue.Queue[str | None], timeout_s: float = 30.0) -> dict[str, Any]:
+    """The ``{"status": "stopped", ...}`` line ``serve --json`` prints on its way out ({} if none)."""
+    deadline = time.monotonic() + timeout_s
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=left)
+        except queue.Empty:
+            break
+        if line is None:
+            break
+        if line.strip().startswith("{"):
+            info = json.loads(line)
+            if info.get("status") == "stopped":
+                return info
+    return {}
+
+
 def _stop(proc: subprocess.Popen[str]) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
@@ -126,17 +145,22 @@ def _stop(proc: subprocess.Popen[str]) -> None:
 def serve_process(artifact: Path, backend: str, max_batch: int = 16) -> Iterator[dict[str, Any]]:
     """``resnet-deploy serve`` in its own process on free loopback ports, its models ready.
 
-    Yields what ``serve --json`` printed (URLs, model and input names); SIGTERM on exit.
+    Yields what ``serve --json`` printed (URLs, model and input names); SIGTERM on exit, after
+    which the same dict gets ``"stopped"``: the server's stop line (its image batches).
     """
     proc = subprocess.Popen(_serve_command(artifact, backend, max_batch), stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    lines: queue.Queue[str | None] = queue.Queue()
+    info: dict[str, Any] = {}
     try:
-        info = _wait_ready(proc)
+        info = _wait_ready(proc, lines=lines)
         for model in info["models"]:
             _wait_model_ready(info["http"], model)
         yield info
     finally:
         _stop(proc)
+        if info:
+            info["stopped"] = _stopped_line(lines)
 
 
 def run_live_server(

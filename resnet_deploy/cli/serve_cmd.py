@@ -95,7 +95,11 @@ def serve(artifact: Path, out: Output, **options: Any) -> None:
 
     EARLY.install()  # no-op when main() already did; serve() called another way still gets it
     with contextlib.redirect_stdout(sys.stderr) if out.as_json else contextlib.nullcontext():
-        run_server(artifact, cfg, on_ready=ready, stop=EARLY)
+        server = run_server(artifact, cfg, on_ready=ready, stop=EARLY)
+    if server is not None and out.as_json:
+        click.echo(json.dumps({"status": "stopped", "image_batches": server.image_stats.to_dict()}), file=json_out)
+    elif server is not None:
+        out.info(server.image_stats.line())
     out.info("stopped" if EARLY.signum is None else f"stopped ({signal.Signals(EARLY.signum).name})")
     if EARLY.exit_code:
         sys.exit(EARLY.exit_code)  # 130 after Ctrl-C (click's Exit is swallowed by standalone_mode=False)

@@ -34,6 +34,7 @@ import numpy as np
 from resnet_deploy.errors import InvalidInputError, ResNetDeployError
 from resnet_deploy.metrics import softmax, topk_indices
 from resnet_deploy.preprocess import crop_image, preprocess_image
+from resnet_deploy.serve.batch_stats import BatchStats
 
 IMAGE_INPUT = "image"
 OUTPUTS = ("logits", "probabilities", "topk_indices", "topk_scores", "topk_labels")
@@ -144,13 +145,15 @@ def _client_errors(fn: Batched) -> Batched:
     return wrapped
 
 
-def make_infer_functions(predictor: Any, spec: ModelSpec) -> tuple[Callable, Callable]:
+def make_infer_functions(predictor: Any, spec: ModelSpec,
+                         stats: BatchStats | None = None) -> tuple[Callable, Callable]:
     """(tensor callable, image callable) bound to one Predictor, ready for ``Triton.bind``.
 
     The image model goes through ``Predictor.infer_images``, the same path as
     ``predict``: draft JPEG decode on the decode pool, overlapped with inference,
-    and the raw-pixel twin when the artifact has one.
+    and the raw-pixel twin when the artifact has one. ``stats`` tallies its batches.
     """
+    tally = stats if stats is not None else BatchStats()
 
     @_client_errors
     def infer_tensor(x: np.ndarray, wanted: Collection[str]) -> dict[str, np.ndarray]:
@@ -158,7 +161,8 @@ def make_infer_functions(predictor: Any, spec: ModelSpec) -> tuple[Callable, Cal
 
     @_client_errors
     def infer_image(images: np.ndarray, wanted: Collection[str]) -> dict[str, np.ndarray]:
-        return postprocess(predictor.infer_images(encoded_items(images)), spec, wanted)
+        with tally.timed(len(images)):
+            return postprocess(predictor.infer_images(encoded_items(images)), spec, wanted)
 
     return batched(spec.input_name, infer_tensor), batched(IMAGE_INPUT, infer_image)
 

@@ -32,6 +32,7 @@ from resnet_deploy._optional import require
 from resnet_deploy.artifact import read_manifest
 from resnet_deploy.checks import check_int, check_nonempty_str
 from resnet_deploy.errors import ConfigError, ResNetDeployError, WorkFailedError
+from resnet_deploy.serve.batch_stats import BatchStats
 from resnet_deploy.serve.environment import (
     client_host,
     prepare_triton_environment,
@@ -106,6 +107,7 @@ class RunningServer:
     image_model_name: str
     backend: str
     spec: ModelSpec
+    image_stats: BatchStats = field(default_factory=BatchStats)  # the image model's batches, all instances
     _triton: Any = field(repr=False, default=None)
     _predictors: list[Any] = field(repr=False, default_factory=list)
     _stopped: bool = field(repr=False, default=False)
@@ -292,7 +294,7 @@ def _start_triton(
         batching=cfg.max_batch > 1, max_batch_size=cfg.max_batch,
         batcher=DynamicBatcher(max_queue_delay_microseconds=cfg.max_queue_delay_us),
     )
-    fns = [make_infer_functions(p, spec) for p in predictors]
+    fns = [make_infer_functions(p, spec, server.image_stats) for p in predictors]
     with triton_environment(cfg.instances):
         triton = Triton(config=_triton_config(cfg, ports), security_config=_security_config(),
                         triton_lifecycle_policy=TritonLifecyclePolicy(launch_triton_on_startup=False,

@@ -98,5 +98,6 @@ def test_serve_json_keeps_stdout_for_json(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=120)
-    assert [json.loads(line) for line in out.splitlines() if line.strip()] == []  # nothing but JSON after it
+    after = [json.loads(line) for line in out.splitlines() if line.strip()]  # nothing but JSON after it
+    assert [a["status"] for a in after] == ["stopped"] and after[0]["image_batches"]["batches"] == 0
     assert "Started HTTPService" in err  # Triton's log is still there, on stderr

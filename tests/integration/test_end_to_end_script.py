@@ -86,6 +86,11 @@ def test_paired_rounds_and_noise_are_recorded_per_window(ran: SimpleNamespace) -
     serve = ran.record["serve"]
     assert serve["errors"] == 0 and serve["requests"] >= 8 and serve["clients"] == 2
     assert serve["backend"] == e2e["ours"]["backend"]  # serve and Predictor run the same file
+    b = serve["batches"]  # the server's own tally of its image callable, from its stop line
+    assert b["items"] >= serve["requests"] and 1 <= b["mean_batch"] <= 2  # 2 clients: batches of 1 or 2
+    assert 0 < b["busy_share"] <= 1.001 and b["mean_gap_ms"] >= 0  # one instance: never busy more than all the time
+    target = next(t for t in ran.record["targets"] if "via serve" in t["name"])
+    assert "callable busy" in target["detail"]
 
 
 def test_the_ceiling_times_our_model_in_the_same_rounds_as_the_chains(ran: SimpleNamespace) -> None:
