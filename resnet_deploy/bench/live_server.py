@@ -78,19 +78,9 @@ def _wait_ready(proc: subprocess.Popen[str], timeout_s: float = READY_TIMEOUT_S,
         lines.put(None)  # end of output: the server exited
 
     threading.Thread(target=pump, daemon=True, name="serve-stdout").start()
-    deadline = time.monotonic() + timeout_s
-    while (left := deadline - time.monotonic()) > 0:
-        try:
-            line = lines.get(timeout=left)
-        except queue.Empty:
-            break
-        if line is None:
-            break
-        line = line.strip()
-        if line.startswith("{"):
-            info = json.loads(line)
-            if info.get("status") == "ready":
-                return info
+    info = _status_line(lines, "ready", timeout_s)
+    if info:
+        return info
     state = f"exit code {proc.poll()}" if proc.poll() is not None else f"no ready line within {timeout_s:.0f} s"
     raise ResNetDeployError(
         f"the server for the live Server scenario did not come up ({state}); "
@@ -114,8 +104,9 @@ def _wait_model_ready(http_url: str, model: str) -> None:
     raise ResNetDeployError(f"model '{model}' never became ready at {url}; see the server's log")
 
 
-def _stopped_line(lines: queue.Queue[str | None], timeout_s: float = 30.0) -> dict[str, Any]:
-    """The ``{"status": "stopped", ...}`` line ``serve --json`` prints on its way out ({} if none)."""
+def _status_line(lines: queue.Queue[str | None], status: str, timeout_s: float) -> dict[str, Any]:
+    """The next ``{"status": STATUS, ...}`` line ``serve --json`` printed, within ``timeout_s`` ({} if none:
+    no such line in time, or the output ended). Other lines (JSON or not) are skipped."""
     deadline = time.monotonic() + timeout_s
     while (left := deadline - time.monotonic()) > 0:
         try:
@@ -126,7 +117,7 @@ def _stopped_line(lines: queue.Queue[str | None], timeout_s: float = 30.0) -> di
             break
         if line.strip().startswith("{"):
             info = json.loads(line)
-            if info.get("status") == "stopped":
+            if info.get("status") == status:
                 return info
     return {}
 
@@ -160,7 +151,7 @@ def serve_process(artifact: Path, backend: str, max_batch: int = 16) -> Iterator
     finally:
         _stop(proc)
         if info:
-            info["stopped"] = _stopped_line(lines)
+            info["stopped"] = _status_line(lines, "stopped", 30.0)
 
 
 def run_live_server(
