@@ -59,18 +59,28 @@ def our_entries(manifest: Any, keys: str | None) -> list[Any]:
     return []
 
 
-def print_timings(requests: dict[str, Any], x: np.ndarray, rounds: int, threads: int) -> None:
+def sample_input(compiled: Any, rng: np.random.Generator) -> np.ndarray:
+    """One batch-1 input in the model's own contract: float NCHW, or uint8 NHWC for a raw-pixel file."""
+    port = compiled.inputs[0]
+    dims = [1] + [d.get_length() for d in list(port.get_partial_shape())[1:]]
+    dtype = port.get_element_type().to_dtype()
+    if np.issubdtype(dtype, np.integer):
+        return rng.integers(0, 256, size=dims).astype(dtype)
+    return rng.standard_normal(dims).astype(dtype)
+
+
+def print_timings(requests: dict[str, Any], inputs: dict[str, np.ndarray], rounds: int, threads: int) -> None:
     """Alternate the models (so drift hits all), then one row per (node type, kernel)."""
-    for req in requests.values():
+    for name, req in requests.items():
         for _ in range(5):
-            req.infer({0: x})
+            req.infer({0: inputs[name]})
     per = rounds // 4 or 1
     wall: dict[str, list[float]] = {k: [] for k in requests}
     prof: dict[str, list[dict[tuple[str, str], float]]] = {k: [] for k in requests}
     for _ in range(4):
         for name, req in requests.items():
             t0 = time.perf_counter()
-            prof[name].append(profile(req, x, per))
+            prof[name].append(profile(req, inputs[name], per))
             wall[name].append((time.perf_counter() - t0) * 1e3 / per)
     names = list(requests)
     first = names[0]
@@ -134,9 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     models["peer"] = peer.model
     compiled = {k: core.compile_model(m, "CPU", config) for k, m in models.items()}
     if not args.structure_only:
-        x = np.random.default_rng(0).standard_normal((1, *manifest.input.shape[1:])).astype(np.float32)
+        rng = np.random.default_rng(0)
+        inputs = {k: sample_input(c, rng) for k, c in compiled.items()}
         requests = {k: c.create_infer_request() for k, c in compiled.items()}
-        print_timings(requests, x, args.rounds, args.threads)
+        print_timings(requests, inputs, args.rounds, args.threads)
     print_diff(compiled)
     return 0
 
