@@ -64,11 +64,11 @@ def ov_logits(model: Any, x: np.ndarray, batch: int = 32) -> np.ndarray:
     """OpenVINO CPU, compiled as our runner compiles it (f32 hint, latency mode)."""
     import openvino as ov
 
-    from resnet_deploy.runtime.openvino import cpu_compile_config, make_batch_dynamic
+    from resnet_deploy.runtime.openvino import cpu_compile_config
+    from resnet_deploy.runtime.ov_forms import with_batch
 
     core = ov.Core()
-    m = core.read_model(str(model)) if isinstance(model, (str, Path)) else model
-    make_batch_dynamic(ov, m)
+    m = with_batch(ov, core.read_model(str(model)) if isinstance(model, (str, Path)) else model, None)
     req = core.compile_model(m, "CPU", cpu_compile_config(None)).create_infer_request()
     return np.concatenate([req.infer({0: x[i:i + batch]})[0].copy() for i in range(0, len(x), batch)])
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -128,6 +129,10 @@ class Runner(ABC):
         if not self.is_active:
             self.activate()
         return self._infer(batch)
+
+    def prepare(self, batch_sizes: Sequence[int]) -> None:
+        """Build now whatever per-batch-size state the backend keeps (OpenVINO's compiled forms),
+        so a service's first requests at those sizes do not pay for it. Default: nothing."""
 
     def synchronize(self) -> None:
         """Wait for queued device work (GPU runners override); timing calls this."""

@@ -7,6 +7,9 @@ plugin's default ``INFERENCE_PRECISION_HINT`` is bf16 (about 1.6x slower without
 AMX, and less accurate), so f32 is always requested explicitly; INT8 Q/DQ models
 still run their quantized layers in int8.
 
+Each batch size runs in the compiled form that is fastest for it (a static
+batch-1 model, one-thread streams for larger batches): ``runtime.ov_forms``.
+
 File preference: ``int8-openvino`` first, the INT8 form made for OpenVINO from the
 same calibration ranges (float biases, the head's Q/DQ on the pooled tensor, so the
 compiled graph has the kernels NNCF's model has; ``quantize/targets.py``), then
@@ -16,7 +19,7 @@ names a file, so ``openvino:int8-cpu`` still runs ``model.int8-cpu.onnx``.
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -24,6 +27,7 @@ import numpy as np
 from resnet_deploy._optional import missing_reason, require
 from resnet_deploy.errors import ArtifactError, BackendUnavailableError
 from resnet_deploy.runtime.base import Runner, first_line
+from resnet_deploy.runtime.ov_forms import Forms
 
 
 def cpu_compile_config(threads: int | None) -> dict[str, Any]:
@@ -37,22 +41,19 @@ def cpu_compile_config(threads: int | None) -> dict[str, Any]:
     return cfg
 
 
-def make_batch_dynamic(ov: Any, model: Any) -> None:
-    """Give an OpenVINO model's first input a dynamic batch axis if the file fixed it."""
-    port = model.inputs[0]
-    shape = port.get_partial_shape()
-    if shape.rank.is_static and len(shape) == 4 and shape[0].is_static:
-        dims = [ov.Dimension(-1)] + [shape[i] for i in range(1, 4)]
-        model.reshape({port.get_any_name(): ov.PartialShape(dims)})
-
-
 class OpenVINORunner(Runner):
-    """OpenVINO CPU plugin; one infer request per calling thread, so calls can overlap."""
+    """OpenVINO CPU plugin; per-thread infer requests, so calls can overlap.
+
+    Option ``specialize`` (default True): run each batch size in its fastest compiled
+    form (a static batch-1 model; a batch of 2+ split over one-thread streams; see
+    ``runtime.ov_forms``). False keeps one dynamic-batch model for every call.
+    """
 
     backend = "openvino"
     formats = ("onnx",)
     thread_safe = True
     preferred_keys = ("int8-openvino", "int8-cpu", "int8-tensorrt", "fp32", "fp16")
+    forms: Forms | None = None  # set while active
 
     @classmethod
     def probe(cls) -> str | None:
@@ -61,14 +62,18 @@ class OpenVINORunner(Runner):
     def config(self) -> dict[str, Any]:
         return cpu_compile_config(self.threads)
 
+    @property
+    def compiled(self) -> Any:
+        """The dynamic-batch compiled model (every form shares its properties but the streams)."""
+        return self.forms.dynamic if self.forms is not None else None
+
     def _activate(self) -> None:
         ov = require("openvino", purpose="the openvino backend")
         core = ov.Core()
         try:
             model = core.read_model(str(self.model_path))
             self._check_contract(model)
-            make_batch_dynamic(ov, model)
-            self.compiled = core.compile_model(model, "CPU", self.config())
+            self.forms = Forms(ov, core, model, self.config(), bool(self.options.get("specialize", True)))
         except ArtifactError:
             raise
         except Exception as exc:  # OpenVINO raises plain RuntimeErrors
@@ -76,7 +81,12 @@ class OpenVINORunner(Runner):
                 f"OpenVINO cannot compile {self.entry.path} ({first_line(exc)}); "
                 "use another backend, e.g. onnxruntime"
             ) from exc
-        self._local = threading.local()
+
+    def prepare(self, batch_sizes: Sequence[int]) -> None:
+        if not self.is_active:
+            self.activate()
+        assert self.forms is not None
+        self.forms.prepare(list(batch_sizes))
 
     def _check_contract(self, model: Any) -> None:
         port = model.inputs[0]
@@ -84,19 +94,9 @@ class OpenVINORunner(Runner):
         dims = [d.get_length() if d.is_static else None for d in shape] if shape.rank.is_static else []
         self.check_input(port.get_element_type().to_dtype().name, dims)
 
-    def _request(self) -> Any:
-        req = getattr(self._local, "request", None)
-        if req is None:
-            req = self._local.request = self.compiled.create_infer_request()
-        return req
-
     def _infer(self, batch: np.ndarray) -> np.ndarray:
-        req = self._request()
-        # zero-copy input: infer() is synchronous, so the array only has to live until it returns
-        req.infer({0: np.ascontiguousarray(batch, dtype=self.input_dtype)}, share_inputs=True)
-        # the output tensor's memory belongs to the request and is reused by the next call
-        return np.array(req.get_output_tensor(0).data, dtype=np.float32, copy=True)
+        assert self.forms is not None  # infer() activates first
+        return self.forms.infer(np.ascontiguousarray(batch, dtype=self.input_dtype))
 
     def _deactivate(self) -> None:
-        self._local = threading.local()
-        self.compiled = None
+        self.forms = None

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -250,6 +251,15 @@ class Predictor:
         return out
 
     # -- lifetime --------------------------------------------------------------
+    def prepare(self, batch_sizes: Sequence[int] | None = None) -> None:
+        """Build the started backends' per-batch-size state (OpenVINO's compiled forms) for these sizes,
+        default 1..``max_batch``, now rather than on each size's first request: a service calls it
+        before it reports ready."""
+        sizes = list(range(1, self.max_batch + 1)) if batch_sizes is None else [int(b) for b in batch_sizes]
+        for runner in (self.runner, self.raw_runner):
+            if runner is not None and runner.is_active:
+                runner.prepare(sizes)
+
     def close(self) -> None:
         """Stop the decode pool (queued decodes cancelled), then release the backend."""
         self._pool.close()

@@ -248,6 +248,7 @@ def launch(
             p.infer(warm)  # the first call pays for graph optimisation, not the first client
             if p.raw_runner is not None:  # the image model's raw-pixel twin too
                 p.infer_pixels(np.zeros((1, spec.size, spec.size, 3), dtype=np.uint8))
+            p.prepare(range(1, cfg.max_batch + 1))  # every batch Triton may send, compiled before ready
         check()
     except BaseException:
         for p in predictors:

@@ -209,3 +209,16 @@ def test_max_batch_becomes_a_min_opt_max_profile_for_every_runner(artifact_dir: 
         trt_like = TorchTensorRTRunner.__new__(TorchTensorRTRunner)
         trt_like.options = p.runner.options
         assert trt_like.profile == (1, 4, 4) and trt_like.max_batch == 4
+
+
+def test_prepare_builds_openvino_forms_for_every_batch_up_to_max(artifact_dir: Path, test_batch: np.ndarray) -> None:
+    """A service calls prepare() before it reports ready: afterwards no batch size up to max_batch compiles."""
+    with load(artifact_dir, backend="openvino:fp32", threads=2, max_batch=4) as p:
+        p.prepare()
+        forms = p.runner.forms
+        before = forms.compiled_keys()
+        assert {forms.plan(n)[0] for n in range(1, 5)} <= set(before)
+        with load(artifact_dir, backend="openvino:fp32", threads=2, specialize=False) as plain:
+            for n in range(1, 5):
+                np.testing.assert_allclose(p.infer(test_batch[:n]), plain.infer(test_batch[:n]), rtol=1e-4, atol=1e-5)
+        assert forms.compiled_keys() == before
