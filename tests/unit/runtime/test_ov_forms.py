@@ -53,6 +53,7 @@ def test_streams_form_is_one_thread_per_stream(model_path: Path) -> None:
     compiled = forms._get(FormKey(True, 2))
     assert int(compiled.get_property("NUM_STREAMS")) == 2
     assert int(compiled.get_property("INFERENCE_NUM_THREADS")) == 2  # two streams x one thread
+    assert compiled.get_property("ENABLE_CPU_PINNING") is False
     assert forms.config(FormKey(False, 1))["PERFORMANCE_HINT"] == "LATENCY"
     assert "PERFORMANCE_HINT" not in forms.config(FormKey(True, 2))  # the latency hint would force one stream
 
