@@ -9,7 +9,10 @@ default for CNNs; ``mixed`` = asymmetric activations is selectable). The result
 is compiled for the CPU with ``INFERENCE_PRECISION_HINT=f32`` (OpenVINO's CPU
 default is bf16 on bf16-capable CPUs, which would change the numbers beyond
 INT8), ``PERFORMANCE_HINT=LATENCY`` and the same thread count as our runners,
-and timed by the same harness as a row named ``openvino-nncf:int8``.
+and timed by the same harness as a row named ``openvino-nncf:int8``. It runs as one
+dynamic-batch model, as the NNCF model comes out; our OpenVINO runner's static and streams
+forms (``runtime.ov_forms``) are ours, so a ratio against the peer includes them
+(``benchmarks/ov_forms.py`` separates what they gain from what the model files do).
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ names a file, so ``openvino:int8-cpu`` still runs ``model.int8-cpu.onnx``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,11 +30,14 @@ from resnet_deploy.errors import ArtifactError, BackendUnavailableError
 from resnet_deploy.runtime.base import Runner, first_line
 from resnet_deploy.runtime.ov_forms import Forms
 
+ENV_FORMS = "RESNET_DEPLOY_OV_FORMS"
+
 
 def cpu_compile_config(threads: int | None) -> dict[str, Any]:
     """compile_model properties: f32 math, latency mode, and the thread count if given.
 
-    Shared with the OpenVINO+NNCF peer, so both are compiled exactly alike.
+    The OpenVINO+NNCF peer is compiled with these too, as one dynamic-batch model (what a
+    user of NNCF's quantised model gets); this runner adds its per-batch forms (``ov_forms``).
     """
     cfg: dict[str, Any] = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}
     if threads:
@@ -44,9 +48,9 @@ def cpu_compile_config(threads: int | None) -> dict[str, Any]:
 class OpenVINORunner(Runner):
     """OpenVINO CPU plugin; per-thread infer requests, so calls can overlap.
 
-    Option ``specialize`` (default True): run each batch size in its fastest compiled
-    form (a static batch-1 model; a batch of 2+ split over one-thread streams; see
-    ``runtime.ov_forms``). False keeps one dynamic-batch model for every call.
+    Option ``specialize`` (default True, or ``$RESNET_DEPLOY_OV_FORMS``): run each batch size
+    in its fastest compiled form (a static batch-1 model; a batch of 2+ split over one-thread
+    streams; see ``runtime.ov_forms``). False keeps one dynamic-batch model for every call.
     """
 
     backend = "openvino"
@@ -67,13 +71,20 @@ class OpenVINORunner(Runner):
         """The dynamic-batch compiled model (every form shares its properties but the streams)."""
         return self.forms.dynamic if self.forms is not None else None
 
+    @property
+    def specialize(self) -> bool:
+        """The ``specialize`` option, else ``$RESNET_DEPLOY_OV_FORMS`` (on unless 0/false/no/off)."""
+        if "specialize" in self.options:
+            return bool(self.options["specialize"])
+        return os.environ.get(ENV_FORMS, "1").strip().lower() not in ("0", "false", "no", "off")
+
     def _activate(self) -> None:
         ov = require("openvino", purpose="the openvino backend")
         core = ov.Core()
         try:
             model = core.read_model(str(self.model_path))
             self._check_contract(model)
-            self.forms = Forms(ov, core, model, self.config(), bool(self.options.get("specialize", True)))
+            self.forms = Forms(ov, core, model, self.config(), self.specialize)
         except ArtifactError:
             raise
         except Exception as exc:  # OpenVINO raises plain RuntimeErrors

@@ -1,17 +1,17 @@
 """The compiled forms one OpenVINO model runs in, chosen per batch size.
 
 Why more than one: OpenVINO's CPU plugin runs a model compiled for a static
-shape faster than the same model with a dynamic batch axis (ResNet-18 INT8 at
-batch 1: about 3 % on a 2-core AVX-512 VNNI host), and a batch of 2 or more runs
+shape faster than the same model with a dynamic batch axis (ResNet-18/50 INT8 at
+batch 1: 1-3 % on a 2-core AVX-512 VNNI host), and a batch that splits evenly runs
 faster as n single-thread streams that each take 1/n of it than as one n-thread
 request, because the threads no longer meet at a barrier after every layer
-(ResNet-50 INT8 on that host: about 5 % at batch 2, 3 % at 4, 2 % at 16).
-So a model keeps:
+(ResNet-50 INT8, same host: 3-5 % at batch 2, 2-3 % at 4 to 16). So a model keeps:
 
 - the dynamic-batch latency form: any batch, the fallback (compiled at start);
 - static latency forms: batch 1 at start, other sizes only when one thread runs;
-- streams forms (NUM_STREAMS = threads, one thread each): static at the
-  sub-batch when the streams split the batch evenly, dynamic otherwise.
+- streams forms (NUM_STREAMS = threads, one thread each, unpinned), static at the
+  sub-batch, for a batch the streams split evenly; any other batch runs the
+  dynamic latency form.
 
 A form is compiled on its batch size's first call (0.2-0.7 s for ResNet-18/50;
 each form shares the model's weights, a few MiB more) and kept, at most
@@ -78,9 +78,12 @@ class Forms:
         """(form, number of parts) for a batch of ``batch`` rows."""
         if not self.specialize:
             return FormKey(False, None), 1
-        if self.threads >= 2 and batch >= 2:
-            parts = min(self.threads, batch)
-            return FormKey(True, batch // parts if batch % parts == 0 else None), parts
+        if self.threads >= 2 and batch % self.threads == 0:
+            return FormKey(True, batch // self.threads), self.threads
+        if self.threads >= 2 and batch > 1:
+            # an uneven split leaves a stream idle while the larger part runs (serve, batches of
+            # 1-8: 8-10 % fewer images/s than one request): the threads share it instead
+            return FormKey(False, None), 1
         return FormKey(False, batch), 1
 
     def prepare(self, batch_sizes: list[int]) -> list[FormKey]:

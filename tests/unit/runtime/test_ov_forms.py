@@ -35,7 +35,7 @@ def test_plan_per_batch_size(model_path: Path) -> None:
     assert two.plan(1) == (FormKey(False, 1), 1)  # latency, static batch 1
     assert two.plan(2) == (FormKey(True, 1), 2)  # two one-thread streams, one row each
     assert two.plan(16) == (FormKey(True, 8), 2)
-    assert two.plan(3) == (FormKey(True, None), 2)  # an uneven split runs the dynamic streams form
+    assert two.plan(3) == (FormKey(False, None), 1)  # no uneven split: the threads share the dynamic form
     one = make_forms(model_path, threads=1)
     assert one.plan(4) == (FormKey(False, 4), 1)  # nothing to split over: a static latency form
     off = make_forms(model_path, threads=2, specialize=False)
@@ -71,7 +71,7 @@ def test_every_form_matches_the_dynamic_model(model_path: Path, n: int) -> None:
 def test_prepare_compiles_ahead(model_path: Path) -> None:
     forms = make_forms(model_path, threads=2)
     keys = forms.prepare(range(1, 7))
-    assert set(keys) == {FormKey(False, 1), FormKey(True, 1), FormKey(True, 2), FormKey(True, 3), FormKey(True, None)}
+    assert set(keys) == {FormKey(False, 1), FormKey(True, 1), FormKey(False, None), FormKey(True, 2), FormKey(True, 3)}
     before = forms.compiled_keys()
     for n in range(1, 7):
         forms.infer(batch(n))

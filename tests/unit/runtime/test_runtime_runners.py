@@ -106,3 +106,15 @@ def test_torch_compile_matches_onnx(artifact_dir, manifest, test_batch, referenc
         y = r.infer(test_batch)
     np.testing.assert_array_equal(y.argmax(1), reference.argmax(1))
     np.testing.assert_allclose(y, reference, rtol=1e-3, atol=1e-4)
+
+
+def test_openvino_forms_follow_the_option_then_the_environment(artifact_dir, manifest, monkeypatch) -> None:
+    cand = resolve(manifest, "openvino:fp32")
+    monkeypatch.setenv("RESNET_DEPLOY_OV_FORMS", "0")
+    with make_runner(artifact_dir, manifest, cand, threads=2) as r:
+        assert r.forms.specialize is False and len(r.forms.compiled_keys()) == 1  # one dynamic model
+    with make_runner(artifact_dir, manifest, cand, threads=2, specialize=True) as r:
+        assert r.forms.specialize is True and len(r.forms.compiled_keys()) == 2  # + static batch 1
+    monkeypatch.delenv("RESNET_DEPLOY_OV_FORMS")
+    with make_runner(artifact_dir, manifest, cand, threads=2) as r:
+        assert r.forms.specialize is True
