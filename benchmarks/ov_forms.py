@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -66,17 +65,10 @@ def make_runners(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def window_ms(runner: Any, x: np.ndarray, seconds: float) -> float:
-    """Median ms per call over one window, after 3 untimed calls."""
-    for _ in range(3):
-        runner.infer(x)
-    samples: list[int] = []
-    clock = time.perf_counter_ns
-    deadline = clock() + int(seconds * 1e9)
-    while len(samples) < 3 or clock() < deadline:
-        t0 = clock()
-        runner.infer(x)
-        samples.append(clock() - t0)
-    return float(np.median(samples)) / 1e6
+    """Median ms per call over one window (the runtime's own timing loop: 3 untimed calls, then >= 3 timed)."""
+    from resnet_deploy.runtime.timing import TimingPlan, time_calls
+
+    return float(np.median(time_calls(runner, x, TimingPlan(warmup=3, time_budget=seconds, min_iterations=3)))) / 1e6
 
 
 def alternate(runners: dict[str, Any], x: np.ndarray, rounds: int, seconds: float) -> dict[str, list[float]]:
@@ -114,17 +106,10 @@ def render(tables: dict[int, list[dict[str, Any]]], head: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def make_batch(shape: tuple[int, ...], bs: int, dtype: np.dtype) -> np.ndarray:
-    """Pixel-like uint8 for a raw-pixel file, standard normal float32 for a normalised one."""
-    rng = np.random.default_rng(bs)
-    if dtype == np.uint8:
-        return rng.integers(0, 256, size=(bs, *shape), dtype=np.uint8)
-    return rng.standard_normal((bs, *shape)).astype(np.float32)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from resnet_deploy.bench.machine import machine_line
+    from resnet_deploy.runtime.timing import make_input
 
     runners = make_runners(args)
     shape = tuple(int(v) for v in runners["forms"].input_spec.shape[1:])
@@ -135,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.rounds} rounds of {args.window} s windows per variant and batch, in one process"]
     tables: dict[int, list[dict[str, Any]]] = {}
     for bs in [int(b) for b in args.batches.split(",") if b.strip()]:
-        tables[bs] = summarise(alternate(runners, make_batch(shape, bs, dtype), args.rounds, args.window))
+        x = make_input(shape, bs, seed=bs, dtype=dtype)
+        tables[bs] = summarise(alternate(runners, x, args.rounds, args.window))
         print("\n".join(row_lines(bs, tables[bs])), flush=True)
     text = render(tables, head)
     if args.out:

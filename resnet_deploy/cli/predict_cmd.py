@@ -46,7 +46,7 @@ def predict(
       resnet-deploy predict artifacts/resnet50 photos/ --top-k 3 --backend onnxruntime:fp32
       resnet-deploy predict artifacts/resnet50 cat.jpg --json
     """
-    from resnet_deploy.runtime.predictor import predict_files
+    from resnet_deploy.runtime.predict_files import predict_files
 
     k = parse_int(top_k, "--top-k", hint="pass e.g. 5")
     n_threads = parse_int(threads, "--threads", hint="pass e.g. 4, or leave it out")

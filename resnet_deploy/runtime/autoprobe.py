@@ -29,7 +29,7 @@ import numpy as np
 
 from resnet_deploy.artifact import FileEntry, Manifest, Selection, now_iso
 from resnet_deploy.host import cpu_signature
-from resnet_deploy.runtime.base import Runner, first_line
+from resnet_deploy.runtime.base import Runner, env_switch, first_line
 from resnet_deploy.runtime.resolve import Candidate, make_runner
 from resnet_deploy.runtime.timing import TimingPlan, make_input, time_calls
 
@@ -38,7 +38,6 @@ from resnet_deploy.runtime.timing import TimingPlan, make_input, time_calls
 PROBE_PLAN = TimingPlan(warmup=5, time_budget=0.3, min_iterations=8)
 PROBE_STRATEGY = "probe"  # Selection.strategy of a probe's record
 ENV_PROBE = "RESNET_DEPLOY_AUTO_PROBE"
-_OFF = ("0", "false", "no", "off")
 
 
 @dataclass
@@ -56,7 +55,7 @@ def probe_enabled(probe: bool | None) -> bool:
     """``load(probe=...)`` if given, else ``$RESNET_DEPLOY_AUTO_PROBE`` (on unless 0/false/no/off)."""
     if probe is not None:
         return bool(probe)
-    return os.environ.get(ENV_PROBE, "1").strip().lower() not in _OFF
+    return env_switch(ENV_PROBE)
 
 
 def is_cpu_int8(entry: FileEntry | None) -> bool:

@@ -28,6 +28,14 @@ def first_line(exc: BaseException, limit: int = 160) -> str:
     return f"{type(exc).__name__}: {text}"[:limit]
 
 
+def env_switch(name: str, default: bool = True) -> bool:
+    """An on/off environment switch: off for 0/false/no/off, on for anything else, ``default`` when unset."""
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() not in ("0", "false", "no", "off")
+
+
 class Runner(ABC):
     """Runs one artifact file on one backend. Use as a context manager."""
 

@@ -19,7 +19,6 @@ names a file, so ``openvino:int8-cpu`` still runs ``model.int8-cpu.onnx``.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,7 +26,7 @@ import numpy as np
 
 from resnet_deploy._optional import missing_reason, require
 from resnet_deploy.errors import ArtifactError, BackendUnavailableError
-from resnet_deploy.runtime.base import Runner, first_line
+from resnet_deploy.runtime.base import Runner, env_switch, first_line
 from resnet_deploy.runtime.ov_forms import Forms
 
 ENV_FORMS = "RESNET_DEPLOY_OV_FORMS"
@@ -76,7 +75,7 @@ class OpenVINORunner(Runner):
         """The ``specialize`` option, else ``$RESNET_DEPLOY_OV_FORMS`` (on unless 0/false/no/off)."""
         if "specialize" in self.options:
             return bool(self.options["specialize"])
-        return os.environ.get(ENV_FORMS, "1").strip().lower() not in ("0", "false", "no", "off")
+        return env_switch(ENV_FORMS)
 
     def _activate(self) -> None:
         ov = require("openvino", purpose="the openvino backend")

@@ -46,13 +46,12 @@ from resnet_deploy.runtime.validate import (
     check_pixels,
     check_top_k,
     describe,
-    expand_image_paths,
     is_image_item,
     item_to_chw,
     item_to_pixels,
 )
 
-__all__ = ["AUTO_ORDER", "FilePredictions", "Prediction", "Predictor", "load", "predict_files"]
+__all__ = ["AUTO_ORDER", "Prediction", "Predictor", "load"]
 
 DEFAULT_MAX_BATCH = 64
 _DEVICES = {"cpu": "cpu", "cuda": "cuda", "gpu": "cuda"}
@@ -369,38 +368,3 @@ def _read_labels(root: Path, manifest: Manifest) -> list[str] | None:
             text = (root / entry.path).read_text(encoding="utf-8")
             labels = [ln.strip() for ln in text.splitlines() if ln.strip()]
     return list(labels) if labels and len(labels) == n else None
-
-
-@dataclass
-class FilePredictions:
-    """What ``predict_files`` returns: the backend used, why, and one Prediction per file."""
-
-    backend: str
-    why: list[str]
-    predictions: list[Prediction]
-
-    def to_list(self) -> list[dict[str, Any]]:
-        rows = []
-        for p in self.predictions:
-            row = p.to_dict()
-            rows.append({"file": row.pop("source"), "backend": self.backend, **row})
-        return rows
-
-
-def predict_files(
-    artifact_dir: str | os.PathLike[str],
-    paths: list[str | os.PathLike[str]],
-    top_k: int = 5,
-    backend: str = "auto",
-    threads: int | None = None,
-    raw: bool = True,
-    exact_decode: bool = False,
-) -> FilePredictions:
-    """Load the artifact and classify image files / folders (what ``resnet-deploy predict`` runs).
-
-    ``raw``: use the chosen file's raw-pixel twin when there is one (see ``load``)."""
-    files = expand_image_paths(paths)
-    with load(artifact_dir, backend=backend, threads=threads, raw=raw, exact_decode=exact_decode) as pred:
-        check_top_k(top_k, pred.num_classes)
-        results = pred.predict(files, top_k=top_k)  # decoded max_batch at a time: bounded memory
-        return FilePredictions(pred.raw_backend or pred.backend, pred.explain().splitlines(), results)

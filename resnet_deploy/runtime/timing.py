@@ -44,11 +44,14 @@ class TimingPlan:
         return ", ".join(parts)
 
 
-def make_input(shape: Sequence[int], batch: int, seed: int = 0) -> np.ndarray:
-    """A deterministic float32 NCHW batch (standard-normal, like normalised pixels)."""
-    c, h, w = (int(v) for v in shape[-3:])
+def make_input(shape: Sequence[int], batch: int, seed: int = 0, dtype: str | np.dtype = "float32") -> np.ndarray:
+    """A deterministic batch of ``shape``'s last three axes: standard-normal float32 (like normalised
+    pixels), or uniform 0-255 integers for an integer dtype (a raw-pixel file's uint8 NHWC)."""
+    dims = tuple(int(v) for v in shape[-3:])
     rng = np.random.default_rng(seed)
-    return np.ascontiguousarray(rng.standard_normal((batch, c, h, w), dtype=np.float32))
+    if np.dtype(dtype).kind in "ui":
+        return np.ascontiguousarray(rng.integers(0, 256, size=(batch, *dims)).astype(dtype))
+    return np.ascontiguousarray(rng.standard_normal((batch, *dims), dtype=np.float32))
 
 
 def time_calls(runner: Runner, batch: np.ndarray, plan: TimingPlan) -> np.ndarray:

@@ -22,6 +22,9 @@ class _Sleeper:
         self.log.append(self.name)
         time.sleep(self.ms / 1e3)
 
+    def synchronize(self) -> None:
+        pass
+
 
 def test_turns_alternate_and_ratios_are_per_round() -> None:
     mod = _script()

@@ -118,3 +118,24 @@ def test_openvino_forms_follow_the_option_then_the_environment(artifact_dir, man
     monkeypatch.delenv("RESNET_DEPLOY_OV_FORMS")
     with make_runner(artifact_dir, manifest, cand, threads=2) as r:
         assert r.forms.specialize is True
+
+
+@pytest.mark.parametrize(("value", "on"), [(None, True), ("1", True), ("yes", True), ("0", False), (" Off ", False),
+                                           ("false", False), ("no", False)])
+def test_env_switch(monkeypatch, value, on) -> None:
+    from resnet_deploy.runtime.base import env_switch
+
+    if value is None:
+        monkeypatch.delenv("RD_TEST_SWITCH", raising=False)
+    else:
+        monkeypatch.setenv("RD_TEST_SWITCH", value)
+    assert env_switch("RD_TEST_SWITCH") is on
+
+
+def test_make_input_feeds_raw_pixel_files_uint8() -> None:
+    from resnet_deploy.runtime.timing import make_input
+
+    x = make_input((64, 64, 3), 2, dtype="uint8")
+    assert x.dtype == np.uint8 and x.shape == (2, 64, 64, 3) and x.flags.c_contiguous and x.max() > 200
+    f = make_input((3, 8, 8), 2)
+    assert f.dtype == np.float32 and abs(float(f.mean())) < 0.5
