@@ -8,7 +8,8 @@ AMX, and less accurate), so f32 is always requested explicitly; INT8 Q/DQ models
 still run their quantized layers in int8.
 
 Each batch size runs in the compiled form that is fastest for it (a static
-batch-1 model, one-thread streams for larger batches): ``runtime.ov_forms``.
+batch-1 model; one-thread streams for a batch that splits evenly over the
+threads): ``runtime.ov_forms``.
 
 File preference: ``int8-openvino`` first, the INT8 form made for OpenVINO from the
 same calibration ranges (float biases, the head's Q/DQ on the pooled tensor, so the
@@ -48,8 +49,8 @@ class OpenVINORunner(Runner):
     """OpenVINO CPU plugin; per-thread infer requests, so calls can overlap.
 
     Option ``specialize`` (default True, or ``$RESNET_DEPLOY_OV_FORMS``): run each batch size
-    in its fastest compiled form (a static batch-1 model; a batch of 2+ split over one-thread
-    streams; see ``runtime.ov_forms``). False keeps one dynamic-batch model for every call.
+    in its fastest compiled form (a static batch-1 model; a batch that splits evenly over the
+    threads runs on one-thread streams; see ``runtime.ov_forms``). False keeps one dynamic-batch model for every call.
     """
 
     backend = "openvino"
